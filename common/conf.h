@@ -1,0 +1,90 @@
+/*
+ * The configuration as it travels from master to the children. Only master
+ * parses mitmd.conf (master/parse.c); each child receives the pieces it needs
+ * as fixed-size IPC payloads (IMSG_CONF_*) and applies a whole set at once
+ * when IMSG_CONF_END arrives, so a reload is atomic per process.
+ * Every size limit here is a named constant.
+ */
+#ifndef MITMD_CONF_H
+#define MITMD_CONF_H
+
+#include <stdint.h>
+
+#include "common/addr.h"
+#include "common/hostpat.h"
+
+#define CONF_MAX_RULES	   1024
+#define CONF_MAX_ALLOW	   256
+#define CONF_MAX_LISTENERS 16
+#define CONF_MAX_WORKERS   64
+#define CONF_PATH_MAX	   256
+#define CONF_NAME_MAX	   32 /* user names */
+
+/* Defaults, documented in mitmd.conf(5). */
+#define CONF_DEF_STATE_DIR	"/var/lib/mitmd"
+#define CONF_DEF_RUNTIME_DIR	"/run/mitmd"
+#define CONF_DEF_USER		"_mitmd"
+#define CONF_DEF_CA_USER	"_mitmd-ca"
+#define CONF_DEF_SYSLOG		"/dev/log"
+#define CONF_DEF_CONNECT_TMO	10  /* seconds to connect upstream */
+#define CONF_DEF_IDLE_TMO	300 /* seconds a relay may be silent */
+#define CONF_DEF_HEADER_TMO	30  /* seconds to receive a request head */
+#define CONF_DEF_DRAIN_TMO	30  /* seconds SIGTERM waits for flows */
+#define CONF_DEF_MAX_HEAD	65536 /* bytes of a request head */
+#define CONF_DEF_MAX_HEADERS	100   /* header lines of a request head */
+#define CONF_DEF_MAX_CONNS	10000 /* per worker */
+
+enum conf_action {
+	ACTION_BLOCK = 1,
+	ACTION_TUNNEL,
+	ACTION_INTERCEPT,
+};
+
+enum conf_ca_key {
+	CA_KEY_ECDSA_P256 = 1,
+	CA_KEY_RSA_3072,
+};
+
+enum conf_listener_kind {
+	LISTENER_PROXY = 1, /* explicit proxy: CONNECT and absolute-form */
+	LISTENER_WEBUI,	    /* the public page */
+};
+
+/* IMSG_CONF_GLOBAL: settings every child may need. */
+struct conf_global {
+	uint32_t cg_workers;	 /* resolved count, never "auto" here */
+	uint32_t cg_connect_tmo; /* seconds */
+	uint32_t cg_idle_tmo;
+	uint32_t cg_header_tmo;
+	uint32_t cg_drain_tmo;
+	uint32_t cg_max_head;	 /* bytes */
+	uint32_t cg_max_headers;
+	uint32_t cg_max_conns;	 /* per worker */
+	uint32_t cg_ca_key;	 /* enum conf_ca_key */
+	uint32_t cg_verbose;	 /* log level: 0 info, 1+ debug */
+};
+
+/* IMSG_CONF_RULE: one policy rule; the first match wins, in order. */
+struct conf_rule {
+	uint32_t       cr_action; /* enum conf_action */
+	uint32_t       cr_line;	  /* config line, for audit lines */
+	uint32_t       cr_index;  /* 1-based position among the rules */
+	struct hostpat cr_pat;
+};
+
+/* IMSG_CONF_ALLOW: one client ACL block. */
+struct conf_allow {
+	struct cidr ca_cidr;
+	uint32_t    ca_line;
+};
+
+/* IMSG_CONF_LISTENER: carries the listening socket as its fd. */
+struct conf_listener {
+	uint32_t    cl_id;   /* index in the config, stable across reloads */
+	uint32_t    cl_kind; /* enum conf_listener_kind */
+	struct addr cl_addr;
+};
+
+const char *conf_action_str(uint32_t);
+
+#endif

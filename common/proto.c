@@ -1,0 +1,129 @@
+/*
+ * The validation rules of every IPC message type: who may send it, how long
+ * its payload is, and whether an fd comes with it. ipc_validate() applies
+ * them before any dispatch function runs, so a dispatch function may trust
+ * the sender role, the length and the fd presence of what it gets; it still
+ * checks the process state and the values inside.
+ */
+#include <stddef.h>
+
+#include "common/ipc.h"
+#include "common/util.h"
+
+#define M  ROLE_BIT(ROLE_MASTER)
+#define A  ROLE_BIT(ROLE_ACCEPTOR)
+#define W  ROLE_BIT(ROLE_TLSWORKER)
+#define C  ROLE_BIT(ROLE_CERTD)
+#define U  ROLE_BIT(ROLE_WEBUI)
+#define T  ROLE_BIT(ROLE_CTL)
+#define CHILDREN (A | W | C | U)
+
+enum { FD_NO, FD_YES, FD_MAYBE };
+
+struct ipc_rule {
+	const char *ir_name;
+	uint32_t    ir_senders;	  /* roles that may send it */
+	uint32_t    ir_receivers; /* roles that may receive it */
+	uint32_t    ir_min;	  /* payload bytes */
+	uint32_t    ir_max;
+	int	    ir_fd;
+};
+
+#define FIXED(t) sizeof(t), sizeof(t)
+
+static const struct ipc_rule ipc_rules[IMSG_MAX] = {
+	[IMSG_SETUP] = { "SETUP", M, CHILDREN, FIXED(struct ipc_setup),
+	    FD_MAYBE },
+	[IMSG_READY] = { "READY", CHILDREN, M, FIXED(struct ipc_ready), FD_NO },
+	[IMSG_CONF_GLOBAL] = { "CONF_GLOBAL", M, CHILDREN,
+	    FIXED(struct conf_global), FD_NO },
+	[IMSG_CONF_RULE] = { "CONF_RULE", M, A | W, FIXED(struct conf_rule),
+	    FD_NO },
+	[IMSG_CONF_ALLOW] = { "CONF_ALLOW", M, A, FIXED(struct conf_allow),
+	    FD_NO },
+	[IMSG_CONF_LISTENER] = { "CONF_LISTENER", M, A | U,
+	    FIXED(struct conf_listener), FD_YES },
+	[IMSG_CONF_END] = { "CONF_END", M, CHILDREN, 0, 0, FD_NO },
+	[IMSG_LOG] = { "LOG", CHILDREN, M, sizeof(struct ipc_log) + 1,
+	    sizeof(struct ipc_log) + IPC_LOG_MAX, FD_NO },
+	[IMSG_PEER] = { "PEER", M, A | W, FIXED(struct ipc_peer), FD_YES },
+	[IMSG_CONN_HANDOFF] = { "CONN_HANDOFF", A, W, FIXED(struct conn_meta),
+	    FD_YES },
+	[IMSG_CONN_ACK] = { "CONN_ACK", W, A, FIXED(struct worker_load),
+	    FD_NO },
+	[IMSG_CONN_CLOSED] = { "CONN_CLOSED", W, A, FIXED(struct worker_load),
+	    FD_NO },
+	[IMSG_STATUS_REQ] = { "STATUS_REQ", M, CHILDREN, 0, 0, FD_NO },
+	[IMSG_STATUS] = { "STATUS", CHILDREN, M, FIXED(struct ipc_status),
+	    FD_NO },
+	[IMSG_CA_CERT] = { "CA_CERT", C | M, M | U, 1, IPC_PEM_MAX, FD_NO },
+	[IMSG_SHUTDOWN] = { "SHUTDOWN", M, CHILDREN, 0, 0, FD_NO },
+	[IMSG_CTL_STATUS] = { "CTL_STATUS", T, M, 0, 0, FD_NO },
+	[IMSG_CTL_PROC] = { "CTL_PROC", M, T, FIXED(struct ctl_proc), FD_NO },
+	[IMSG_CTL_END] = { "CTL_END", M, T, 0, 0, FD_NO },
+	[IMSG_CTL_RELOAD] = { "CTL_RELOAD", T, M, 0, 0, FD_NO },
+	[IMSG_CTL_STOP] = { "CTL_STOP", T, M, 0, 0, FD_NO },
+	[IMSG_CTL_RESULT] = { "CTL_RESULT", M, T, sizeof(struct ctl_result),
+	    sizeof(struct ctl_result) + IPC_TEXT_MAX, FD_NO },
+};
+
+static const char *role_names[ROLE_MAX] = {
+	[ROLE_NONE] = "none",
+	[ROLE_MASTER] = "master",
+	[ROLE_ACCEPTOR] = "acceptor",
+	[ROLE_TLSWORKER] = "tlsworker",
+	[ROLE_CERTD] = "certd",
+	[ROLE_WEBUI] = "webui",
+	[ROLE_CTL] = "mitmctl",
+};
+
+const char *
+role_name(uint32_t role)
+{
+	return role < ROLE_MAX ? role_names[role] : "unknown";
+}
+
+const char *
+imsg_name(uint32_t type)
+{
+	if (type >= IMSG_MAX || ipc_rules[type].ir_name == NULL)
+		return "UNKNOWN";
+	return ipc_rules[type].ir_name;
+}
+
+int
+ipc_validate(enum role sender, enum role receiver, const struct ipc_msg *m,
+    const char **why)
+{
+	const struct ipc_rule *r;
+	uint32_t type = m->im_hdr.ih_type, len = m->im_hdr.ih_len;
+
+	if (type == IMSG_NONE || type >= IMSG_MAX ||
+	    ipc_rules[type].ir_name == NULL) {
+		*why = "unknown message type";
+		return -1;
+	}
+	r = &ipc_rules[type];
+	if (sender >= ROLE_MAX || (r->ir_senders & ROLE_BIT(sender)) == 0) {
+		*why = "message type not allowed from this sender";
+		return -1;
+	}
+	if (receiver >= ROLE_MAX || (r->ir_receivers & ROLE_BIT(receiver)) == 0) {
+		*why = "message type not meant for this process";
+		return -1;
+	}
+	if (len < r->ir_min || len > r->ir_max) {
+		*why = r->ir_min == r->ir_max ? "wrong payload length" :
+		    "payload length out of bounds";
+		return -1;
+	}
+	if (r->ir_fd == FD_YES && m->im_fd == -1) {
+		*why = "expected an fd, none attached";
+		return -1;
+	}
+	if (r->ir_fd == FD_NO && m->im_fd != -1) {
+		*why = "unexpected fd attached";
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,171 @@
+/*
+ * The IPC protocol between mitmd's processes: roles, message types and their
+ * payloads. Each message type has one rule in common/proto.c (who may send it,
+ * exact or bounded length, whether it carries an fd), checked on receipt
+ * before any dispatch function sees the message, and a typed sender and
+ * receiver below. Bump IPC_VERSION on any change here: a child whose version
+ * differs from master's is refused at setup.
+ *
+ * Communication matrix (master creates exactly one socketpair per edge):
+ *   master    <-> acceptor, every tlsworker, certd, webui   (fd 3 of the child)
+ *   acceptor  <-> every tlsworker                           (IMSG_PEER)
+ *   mitmctl   <-> master                                    (control socket)
+ */
+#ifndef MITMD_PROTO_H
+#define MITMD_PROTO_H
+
+#include <stdint.h>
+
+#include "common/addr.h"
+#include "common/conf.h"
+
+#define IPC_VERSION	5
+#define IPC_CHILD_FD	3	   /* a child's channel to master */
+#define IPC_MAX_PAYLOAD 65536	   /* bytes after the header */
+#define IPC_LOG_MAX	2048	   /* bytes of one log line */
+#define IPC_PEM_MAX	16384	   /* a CA certificate in PEM */
+#define IPC_TEXT_MAX	4096	   /* a control-socket answer */
+
+enum role {
+	ROLE_NONE = 0,
+	ROLE_MASTER,
+	ROLE_ACCEPTOR,
+	ROLE_TLSWORKER,
+	ROLE_CERTD,
+	ROLE_WEBUI,
+	ROLE_CTL, /* mitmctl on the control socket */
+	ROLE_MAX
+};
+#define ROLE_BIT(r) (1u << (r))
+
+const char *role_name(uint32_t);
+
+enum imsg_type {
+	IMSG_NONE = 0,
+	IMSG_SETUP,	      /* master -> child: ipc_setup [+ CA dir fd] */
+	IMSG_READY,	      /* child -> master: ipc_ready */
+	IMSG_CONF_GLOBAL,     /* master -> child: conf_global */
+	IMSG_CONF_RULE,	      /* master -> acceptor, tlsworker: conf_rule */
+	IMSG_CONF_ALLOW,      /* master -> acceptor: conf_allow */
+	IMSG_CONF_LISTENER,   /* master -> acceptor, webui: conf_listener + fd */
+	IMSG_CONF_END,	      /* master -> child: apply the set received */
+	IMSG_LOG,	      /* child -> master: ipc_log + text */
+	IMSG_PEER,	      /* master -> child: ipc_peer + socketpair end */
+	IMSG_CONN_HANDOFF,    /* acceptor -> tlsworker: conn_meta + client fd */
+	IMSG_CONN_ACK,	      /* tlsworker -> acceptor: worker_load */
+	IMSG_CONN_CLOSED,     /* tlsworker -> acceptor: worker_load */
+	IMSG_STATUS_REQ,      /* master -> child: empty */
+	IMSG_STATUS,	      /* child -> master: ipc_status */
+	IMSG_CA_CERT,	      /* certd -> master -> webui: PEM text */
+	IMSG_SHUTDOWN,	      /* master -> child: stop accepting, drain, exit */
+	IMSG_CTL_STATUS,      /* mitmctl -> master: empty */
+	IMSG_CTL_PROC,	      /* master -> mitmctl: ctl_proc */
+	IMSG_CTL_END,	      /* master -> mitmctl: end of a listing */
+	IMSG_CTL_RELOAD,      /* mitmctl -> master: empty */
+	IMSG_CTL_STOP,	      /* mitmctl -> master: empty */
+	IMSG_CTL_RESULT,      /* master -> mitmctl: ctl_result + text */
+	IMSG_MAX
+};
+
+const char *imsg_name(uint32_t);
+
+/* Sandbox steps a child completed, reported in IMSG_READY. */
+#define SANDBOX_CHROOT	0x01
+#define SANDBOX_UID	0x02
+#define SANDBOX_CAPS	0x04
+#define SANDBOX_NNP	0x08
+#define SANDBOX_SECCOMP 0x10
+#define SANDBOX_ALL	0x1f
+
+/* ipc_setup flags */
+#define SETUP_F_PRIVDROP 0x01 /* chroot and change uid (master is root) */
+#define SETUP_F_DEBUG	 0x02 /* -d: master also echoes logs to stderr */
+
+struct ipc_setup {
+	uint32_t is_version;
+	uint32_t is_role;
+	uint32_t is_index; /* worker number, 0 for single roles */
+	uint32_t is_flags;
+	uint32_t is_uid;
+	uint32_t is_gid;
+	uint32_t is_verbose;
+	uint32_t is_pad;
+	char	 is_chroot[CONF_PATH_MAX];
+};
+
+struct ipc_ready {
+	uint32_t ir_version;
+	uint32_t ir_sandbox; /* SANDBOX_* achieved */
+};
+
+/* IMSG_LOG: followed by il_len bytes of text, no NUL. */
+#define LOG_F_AUDIT 0x01
+struct ipc_log {
+	uint32_t il_prio; /* syslog priority: LOG_ERR .. LOG_DEBUG */
+	uint32_t il_flags;
+};
+
+struct ipc_peer {
+	uint32_t ip_role;
+	uint32_t ip_index;
+	uint32_t ip_pid;
+	uint32_t ip_pad;
+};
+
+/* Ingress modes of a handed-off connection. */
+enum conn_mode {
+	CONN_MODE_EXPLICIT = 1, /* CONNECT or absolute-form HTTP */
+};
+
+struct conn_meta {
+	uint64_t    cm_id; /* unique per acceptor lifetime */
+	uint64_t    cm_accept_usec; /* wall clock */
+	uint32_t    cm_listener;
+	uint32_t    cm_mode; /* enum conn_mode */
+	struct addr cm_client;
+	struct addr cm_local;
+	struct addr cm_origdst; /* AF_UNSPEC when not transparent */
+};
+
+struct worker_load {
+	uint64_t wl_conn_id;
+	uint32_t wl_open; /* connections open on the worker now */
+	uint32_t wl_pad;
+};
+
+struct ipc_status {
+	uint32_t st_open;
+	uint32_t st_state; /* 0 running, 1 draining */
+	uint64_t st_total;
+	uint64_t st_bytes_in;  /* from clients */
+	uint64_t st_bytes_out; /* to clients */
+};
+
+/* Process states reported to mitmctl. */
+enum proc_state {
+	PROC_STARTING = 1,
+	PROC_RUNNING,
+	PROC_BACKOFF, /* dead, waiting to be respawned */
+	PROC_DRAINING,
+};
+
+struct ctl_proc {
+	uint32_t cp_role;
+	uint32_t cp_index;
+	uint32_t cp_pid;
+	uint32_t cp_uid;
+	uint32_t cp_sandbox;
+	uint32_t cp_restarts;
+	uint32_t cp_state;
+	uint32_t cp_open;
+	uint64_t cp_start_usec; /* wall clock */
+	uint64_t cp_total;
+};
+
+/* IMSG_CTL_RESULT: followed by a message text. */
+struct ctl_result {
+	int32_t ctr_ok; /* 1 done, 0 refused */
+	int32_t ctr_pad;
+};
+
+#endif

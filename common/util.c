@@ -1,0 +1,57 @@
+/*
+ * Small helpers shared by every process.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/util.h"
+
+size_t
+util_strlcpy(char *dst, const char *src, size_t dsize)
+{
+	size_t len = strlen(src);
+
+	if (dsize > 0) {
+		size_t n = len < dsize - 1 ? len : dsize - 1;
+
+		memcpy(dst, src, n);
+		dst[n] = '\0';
+	}
+	return len;
+}
+
+static uint64_t
+util_clock_usec(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t
+util_now_usec(void)
+{
+	return util_clock_usec(CLOCK_MONOTONIC);
+}
+
+uint64_t
+util_wall_usec(void)
+{
+	return util_clock_usec(CLOCK_REALTIME);
+}
+
+int
+util_nonblock(int fd)
+{
+	int fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		return -1;
+	if ((fl = fcntl(fd, F_GETFD)) == -1 ||
+	    fcntl(fd, F_SETFD, fl | FD_CLOEXEC) == -1)
+		return -1;
+	return 0;
+}

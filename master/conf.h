@@ -1,0 +1,45 @@
+/*
+ * master's view of the configuration: what mitmd.conf says, parsed by
+ * master/parse.c. Children never see this struct; they get the pieces in
+ * common/conf.h over IPC.
+ */
+#ifndef MITMD_MASTER_CONF_H
+#define MITMD_MASTER_CONF_H
+
+#include <stdio.h>
+
+#include "common/conf.h"
+
+struct mitmd_conf {
+	char	mc_file[CONF_PATH_MAX];	      /* as given with -f */
+	char	mc_user[CONF_NAME_MAX];	      /* "user" */
+	char	mc_ca_user[CONF_NAME_MAX];    /* "ca user" */
+	char	mc_state_dir[CONF_PATH_MAX];  /* "state directory" */
+	char	mc_runtime_dir[CONF_PATH_MAX];/* "runtime directory" */
+	char	mc_chroot[CONF_PATH_MAX];     /* "chroot"; "" = runtime/empty */
+	char	mc_syslog[CONF_PATH_MAX];     /* "syslog socket" */
+	int	mc_workers_auto;	      /* "workers auto" */
+	struct conf_global mc_global;	      /* cg_workers 0 when auto */
+	struct conf_listener mc_listeners[CONF_MAX_LISTENERS];
+	uint32_t mc_listener_line[CONF_MAX_LISTENERS];
+	size_t	mc_nlisteners;
+	struct conf_allow mc_allow[CONF_MAX_ALLOW];
+	size_t	mc_nallow;		      /* 0: the default ranges apply */
+	struct conf_rule *mc_rules;	      /* heap, CONF_MAX_RULES at most */
+	size_t	mc_nrules;
+};
+
+/* Parse a file; errors are logged as "file:line: message" with log_warnx.
+ * 0 on success, -1 if any error (conf is then freed). */
+int	conf_parse_file(const char *path, struct mitmd_conf *);
+/* The same on a buffer, name used in messages (fuzz target, tests). */
+int	conf_parse_buf(const char *name, const char *buf, size_t len,
+	    struct mitmd_conf *);
+/* The normalised form of `mitmd -nv`; it parses back to the same. */
+void	conf_print(FILE *, const struct mitmd_conf *);
+void	conf_free(struct mitmd_conf *);
+/* The ACL used when the config has no "allow from" line: loopback and the
+ * private ranges. Fills up to max entries, returns the count. */
+size_t	conf_default_allow(struct conf_allow *, size_t max);
+
+#endif

@@ -1,0 +1,125 @@
+"""What /proc says about every child of a root-started mitmd: its own
+unprivileged uid (certd another one), no supplementary groups, no
+capabilities, NO_NEW_PRIVS, seccomp filter mode, chrooted into the empty
+directory; and the test-only trigger exists only in test builds."""
+
+import os
+import pwd
+import subprocess
+
+import pytest
+
+from pylib import mitmd as mitmd_mod
+from pylib import util
+
+CAP_FIELDS = ("CapEff", "CapPrm", "CapInh", "CapAmb")
+
+
+@pytest.fixture(scope="module")
+def m(build):
+    if os.geteuid() != 0:
+        pytest.skip("the full sandbox needs root")
+    inst = mitmd_mod.Mitmd(rules=['tunnel host "127.0.0.1"'])
+    inst.wait_children()
+    yield inst
+    try:
+        inst.close()
+    finally:
+        inst.cleanup()
+
+
+def _ids(line):
+    return [int(x) for x in line.split()]
+
+
+def test_every_role_runs(m):
+    b = m.by_role()
+    assert len(b["acceptor"]) == len(b["certd"]) == len(b["webui"]) == 1
+    assert len(b["tlsworker"]) == m.workers
+
+
+def test_uids_and_groups(m):
+    worker_user = pwd.getpwnam("_mitmd")
+    ca_user = pwd.getpwnam("_mitmd-ca")
+    assert worker_user.pw_uid != ca_user.pw_uid
+    for pid, role in m.children().items():
+        st = util.proc_status(pid)
+        want = ca_user if role == "certd" else worker_user
+        assert _ids(st["Uid"]) == [want.pw_uid] * 4, (role, st["Uid"])
+        assert _ids(st["Gid"]) == [want.pw_gid] * 4, (role, st["Gid"])
+        assert st["Groups"] == "", (role, st["Groups"])
+        assert want.pw_uid != 0
+
+
+def test_certd_uid_differs(m):
+    b = m.by_role()
+    certd_uid = _ids(util.proc_status(b["certd"][0])["Uid"])[0]
+    for role in ("acceptor", "tlsworker", "webui"):
+        for pid in b[role]:
+            assert _ids(util.proc_status(pid)["Uid"])[0] != certd_uid
+
+
+def test_no_capabilities_nnp_seccomp(m):
+    for pid, role in m.children().items():
+        st = util.proc_status(pid)
+        for f in CAP_FIELDS:
+            assert int(st[f], 16) == 0, (role, f, st[f])
+        # libcap's bounding-set drop: not even a setuid binary could
+        # give one back (NO_NEW_PRIVS stops that anyway).
+        assert int(st["CapBnd"], 16) == 0, (role, "CapBnd", st["CapBnd"])
+        assert st["NoNewPrivs"] == "1", role
+        assert st["Seccomp"] == "2", role
+
+
+def test_chroot(m):
+    empty = os.path.realpath(m.chroot)
+    assert os.listdir(empty) == []
+    s = os.stat(empty)
+    assert s.st_uid == 0 and (s.st_mode & 0o022) == 0
+    for pid, role in m.children().items():
+        assert os.readlink(f"/proc/{pid}/root") == empty, role
+        assert os.readlink(f"/proc/{pid}/cwd") == empty, role
+
+
+def test_not_dumpable_certd(m):
+    """certd is not dumpable: its /proc files belong to root."""
+    pid = m.pids("certd")[0]
+    assert os.stat(f"/proc/{pid}/mem").st_uid == 0
+    assert os.stat(f"/proc/{pid}").st_uid == 0
+
+
+def test_only_channel_fds(m):
+    """Nothing of master's leaks into a child: past stdio, no file is
+    open (stdio is master's own: /dev/null or, with -d, its stderr)."""
+    for pid, role in m.children().items():
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            if int(fd) < 3:
+                continue
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            # certd keeps the CA directory it was handed; nobody keeps a
+            # regular file.
+            if role == "certd" and link == os.path.join(
+                    os.path.realpath(m.state_dir), "ca"):
+                continue
+            assert not link.startswith("/"), (role, fd, link)
+
+
+def _nm(path):
+    p = subprocess.run(["nm", path], capture_output=True, text=True,
+                       timeout=30)
+    return p.stdout
+
+
+def test_testhook_only_in_test_build():
+    test_bin = os.path.join(mitmd_mod.BUILD, "mitmd-acceptor")
+    release_bin = os.path.join(mitmd_mod.ROOT, "build", "mitmd-acceptor")
+    assert "child_testhook" in _nm(test_bin), \
+        "MITMD_BUILD is not a TESTHOOKS=1 build"
+    if not os.path.exists(release_bin):
+        pytest.skip("no release build in build/")
+    for role in mitmd_mod.ROLES:
+        rb = os.path.join(mitmd_mod.ROOT, "build", f"mitmd-{role}")
+        assert "testhook" not in _nm(rb), f"{rb} has the test hook"

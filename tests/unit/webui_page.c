@@ -1,0 +1,157 @@
+/*
+ * Unit test of what webui serves (webui/ca.c, webui/page.c): the routes,
+ * the CA certificate's PEM, DER, fingerprint and expiry computed from the
+ * PEM certd sends, a bad PEM keeping the previous CA, and the status page
+ * with and without a CA, its name escaped.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "webui/webui.h"
+
+#define T_PEM_MAX 16384
+
+static int t_n, t_fail;
+
+static void
+ok(int cond, const char *name)
+{
+	t_n++;
+	if (!cond)
+		t_fail++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", t_n, name);
+}
+
+/* A throwaway self-signed certificate with the given CN, as PEM; the key
+ * is appended when with_key is set. */
+static size_t
+mkcert(const char *cn, int with_key, char *out, size_t outsz, X509 **xp)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509	 *x = X509_new();
+	BIO	 *b = BIO_new(BIO_s_mem());
+	char	 *p;
+	long	  n;
+
+	X509_set_version(x, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	ASN1_TIME_set_string(X509_getm_notAfter(x), "20360102030405Z");
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+	    MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_set_pubkey(x, k);
+	X509_sign(x, k, EVP_sha256());
+	PEM_write_bio_X509(b, x);
+	if (with_key)
+		PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
+	n = BIO_get_mem_data(b, &p);
+	if ((size_t)n >= outsz)
+		n = 0;
+	memcpy(out, p, (size_t)n);
+	out[n] = '\0';
+	BIO_free(b);
+	EVP_PKEY_free(k);
+	*xp = x;
+	return ((size_t)n);
+}
+
+static char *
+page(const struct webui_ca *wc)
+{
+	static char	 s[T_PEM_MAX];
+	struct evbuffer	*b = evbuffer_new();
+	size_t		 n;
+
+	s[0] = '\0';
+	if (webui_page_index(b, wc) == 0) {
+		n = evbuffer_get_length(b);
+		if (n >= sizeof(s))
+			n = sizeof(s) - 1;
+		evbuffer_remove(b, s, n);
+		s[n] = '\0';
+	}
+	evbuffer_free(b);
+	return (s);
+}
+
+int
+main(void)
+{
+	static char	 pem[T_PEM_MAX], pem2[T_PEM_MAX];
+	struct webui_ca	 wc;
+	unsigned char	 md[EVP_MAX_MD_SIZE], *der = NULL;
+	const unsigned char *dp;
+	unsigned int	 mdlen;
+	char		 fpr[WEBUI_FPR_MAX], *s;
+	X509		*x, *x2, *back;
+	size_t		 n, n2;
+	int		 dlen;
+
+	ok(webui_route("/") == WEBUI_PAGE_INDEX, "route /");
+	ok(webui_route("") == WEBUI_PAGE_INDEX, "route empty path");
+	ok(webui_route("/ca.pem") == WEBUI_PAGE_PEM, "route /ca.pem");
+	ok(webui_route("/ca.der") == WEBUI_PAGE_DER, "route /ca.der");
+	ok(webui_route("/ca.key") == WEBUI_PAGE_NONE, "route /ca.key: none");
+	ok(webui_route("/ca.pem/") == WEBUI_PAGE_NONE, "route /ca.pem/: none");
+	ok(webui_route("//ca.pem") == WEBUI_PAGE_NONE, "route //ca.pem: none");
+
+	memset(&wc, 0, sizeof(wc));
+	s = page(&wc);
+	ok(strstr(s, "not available yet") != NULL && strstr(s, "/ca.pem") ==
+	    NULL, "page without a CA");
+
+	n = mkcert("mitmd CA <b>&\"x\"", 1, pem, sizeof(pem), &x);
+	ok(webui_ca_set(&wc, pem, n) == 0, "CA set from PEM");
+	ok(wc.wc_pem != NULL && strstr(wc.wc_pem, "PRIVATE") == NULL &&
+	    strncmp(wc.wc_pem, "-----BEGIN CERTIFICATE-----", 27) == 0,
+	    "served PEM is the certificate alone");
+	dlen = i2d_X509(x, &der);
+	ok(dlen > 0 && (size_t)dlen == wc.wc_derlen &&
+	    memcmp(der, wc.wc_der, wc.wc_derlen) == 0, "DER matches");
+	dp = wc.wc_der;
+	back = d2i_X509(NULL, &dp, (long)wc.wc_derlen);
+	ok(back != NULL && X509_cmp(back, x) == 0, "DER parses back");
+	X509_free(back);
+	OPENSSL_free(der);
+
+	X509_digest(x, EVP_sha256(), md, &mdlen);
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(fpr + 3 * i, sizeof(fpr) - 3 * i, "%02X%s", md[i],
+		    i + 1 < mdlen ? ":" : "");
+	ok(strcmp(fpr, wc.wc_sha256) == 0 && strlen(fpr) == 95,
+	    "SHA-256 fingerprint");
+	ok(strcmp(wc.wc_not_after, "2036-01-02 03:04:05 UTC") == 0,
+	    "expiry");
+	ok(strcmp(wc.wc_name, "mitmd CA <b>&\"x\"") == 0, "name");
+
+	s = page(&wc);
+	ok(strstr(s, fpr) != NULL && strstr(s, "2036-01-02") != NULL,
+	    "page shows fingerprint and expiry");
+	ok(strstr(s, "href=\"/ca.pem\"") != NULL &&
+	    strstr(s, "href=\"/ca.der\"") != NULL, "page links both forms");
+	ok(strstr(s, "<b>&") == NULL &&
+	    strstr(s, "mitmd CA &lt;b&gt;&amp;&quot;x&quot;") != NULL,
+	    "name escaped");
+
+	ok(webui_ca_set(&wc, "garbage", 7) == -1 &&
+	    strcmp(wc.wc_sha256, fpr) == 0, "bad PEM keeps the previous CA");
+	ok(webui_ca_set(&wc, pem, 0) == -1, "empty PEM refused");
+
+	n2 = mkcert("second", 0, pem2, sizeof(pem2), &x2);
+	ok(webui_ca_set(&wc, pem2, n2) == 0 && strcmp(wc.wc_name,
+	    "second") == 0 && strcmp(wc.wc_sha256, fpr) != 0,
+	    "a new CA replaces the old one");
+
+	webui_ca_clear(&wc);
+	ok(wc.wc_pem == NULL && wc.wc_der == NULL, "cleared");
+	X509_free(x);
+	X509_free(x2);
+	printf("# passed %d failed %d\n", t_n - t_fail, t_fail);
+	return (t_fail != 0);
+}

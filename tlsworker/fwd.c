@@ -1,0 +1,562 @@
+/*
+ * Absolute-form plain HTTP ("GET http://host/path HTTP/1.1") on the
+ * explicit proxy: one exchange at a time per client connection. The
+ * request head goes upstream in origin-form with hop-by-hop fields removed
+ * and Host taken from the target; bodies stream both ways in their own
+ * framing (Content-Length, chunked walked byte-exact, or until close);
+ * the response head comes back with a Connection field that says what
+ * the proxy does with the client connection.
+ *
+ * Keep-alive: the client connection stays open when it asked for it
+ * (HTTP/1.1 by default, HTTP/1.0 with "keep-alive") and the response has
+ * a length; the upstream connection is kept for the next request to the
+ * same host and port, and a request without a body that finds a kept
+ * connection closed under it is retried once on a fresh one.
+ *
+ * Back-pressure: a side stops reading while the other side's output is
+ * above TW_HIGH_WM and starts again when it drains below TW_LOW_WM.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "tlsworker/tlsworker.h"
+
+enum fwd_move {
+	FWD_MORE = 0,
+	FWD_DONE,
+	FWD_BAD,
+};
+
+struct fwd {
+	struct conn		*fw_conn;
+	struct bufferevent	*fw_ubev;	/* upstream, closes its fd */
+	char			 fw_uhost[HTTP1_HOST_MAX + 1];
+	uint16_t		 fw_uport;
+	struct upstream		 fw_up;
+	int			 fw_busy;	/* an exchange is running */
+	int			 fw_reused;	/* on a kept connection */
+	int			 fw_retried;
+	char			*fw_head;	/* request head as sent */
+	size_t			 fw_headlen;
+	int			 fw_cpaused;	/* client reading stopped */
+	int			 fw_upaused;	/* upstream reading stopped */
+
+	int			 fw_req_framing;
+	int			 fw_req_done;
+	uint64_t		 fw_req_left;
+	struct http1_chunked	 fw_req_ck;
+
+	struct http1_head	 fw_resp;
+	int			 fw_resp_seen;	/* a byte of response came */
+	int			 fw_resp_head;	/* final head forwarded */
+	int			 fw_resp_done;
+	uint64_t		 fw_resp_left;
+	struct http1_chunked	 fw_resp_ck;
+
+	int			 fw_client_keep;
+	int			 fw_up_keep;
+};
+
+static struct fwd *fwd_new(struct conn *);
+static void	fwd_connected(struct conn *, int, int, const char *);
+static void	fwd_send(struct fwd *);
+static void	fwd_drop_upstream(struct fwd *);
+static void	fwd_done(struct fwd *);
+static int	fwd_move(struct evbuffer *, struct evbuffer *, int,
+		    uint64_t *, struct http1_chunked *, size_t *);
+static int	fwd_resp_head(struct fwd *);
+static void	fwd_client_read(struct bufferevent *, void *);
+static void	fwd_client_write(struct bufferevent *, void *);
+static void	fwd_client_event(struct bufferevent *, short, void *);
+static void	fwd_up_read(struct bufferevent *, void *);
+static void	fwd_up_write(struct bufferevent *, void *);
+static void	fwd_up_event(struct bufferevent *, short, void *);
+
+static struct fwd *
+fwd_new(struct conn *cn)
+{
+	struct fwd	*fw;
+
+	if ((fw = calloc(1, sizeof(*fw))) == NULL)
+		return NULL;
+	fw->fw_conn = cn;
+	fw->fw_up.up_fd = -1;
+	http1_head_init(&fw->fw_resp, HTTP1_RESPONSE,
+	    tw_env.tw_conf.cg_max_head, tw_env.tw_conf.cg_max_headers);
+	return fw;
+}
+
+void
+fwd_free(struct fwd *fw)
+{
+	fwd_drop_upstream(fw);
+	http1_head_free(&fw->fw_resp);
+	free(fw->fw_head);
+	if (fw->fw_conn->cn_fwd == fw)
+		fw->fw_conn->cn_fwd = NULL;
+	free(fw);
+}
+
+static void
+fwd_drop_upstream(struct fwd *fw)
+{
+	upstream_cancel(&fw->fw_up);
+	if (fw->fw_ubev != NULL)
+		bufferevent_free(fw->fw_ubev);
+	fw->fw_ubev = NULL;
+	fw->fw_upaused = 0;
+}
+
+/* Prepare the exchange for the request in cn_req; 0 or -1. */
+static int
+fwd_prepare(struct fwd *fw)
+{
+	struct conn		*cn = fw->fw_conn;
+	const struct http1_head	*req = &cn->cn_req;
+
+	free(fw->fw_head);
+	if ((fw->fw_head = http1_build_request(req, &fw->fw_headlen)) == NULL)
+		return -1;
+	http1_head_reset(&fw->fw_resp);
+	fw->fw_resp.hh_req_head = req->hh_method_id == HTTP1_M_HEAD;
+	fw->fw_resp_seen = fw->fw_resp_head = fw->fw_resp_done = 0;
+	fw->fw_retried = 0;
+	fw->fw_req_framing = req->hh_framing;
+	fw->fw_req_left = req->hh_clen;
+	fw->fw_req_done = req->hh_framing == HTTP1_BODY_NONE;
+	http1_chunked_init(&fw->fw_req_ck);
+	fw->fw_client_keep = http1_keepalive(req) && !tw_env.tw_draining;
+	fw->fw_up_keep = 0;
+	return 0;
+}
+
+/* conn.c: an absolute-form request head is complete. */
+void
+fwd_request(struct conn *cn)
+{
+	struct fwd	*fw;
+	char		 rule[POLICY_RULE_STRLEN];
+
+	if (conn_decide(cn) == ACTION_BLOCK) {
+		conn_respond(cn, 403, "mitmd: access to %s is blocked by rule "
+		    "%s (line %u)", cn->cn_target,
+		    policy_rule_str(&cn->cn_pd, rule, sizeof(rule)),
+		    cn->cn_pd.pd_line);
+		return;
+	}
+	if (cn->cn_fwd == NULL && (cn->cn_fwd = fwd_new(cn)) == NULL) {
+		conn_respond(cn, 503, "mitmd: out of memory");
+		return;
+	}
+	fw = cn->cn_fwd;
+	if (fwd_prepare(fw) == -1) {
+		conn_respond(cn, 503, "mitmd: out of memory");
+		return;
+	}
+	cn->cn_state = CONN_FORWARD;
+	conn_timer(cn, TMO_IDLE, tw_env.tw_conf.cg_idle_tmo);
+	bufferevent_setcb(cn->cn_bev, fwd_client_read, fwd_client_write,
+	    fwd_client_event, cn);
+	bufferevent_setwatermark(cn->cn_bev, EV_WRITE, TW_LOW_WM, 0);
+	/* The body stays in the client's socket until upstream is there. */
+	bufferevent_disable(cn->cn_bev, EV_READ);
+	if (fw->fw_ubev != NULL && fw->fw_uport == cn->cn_port &&
+	    strcmp(fw->fw_uhost, cn->cn_host) == 0) {
+		fw->fw_reused = 1;
+		fwd_send(fw);
+		return;
+	}
+	fwd_drop_upstream(fw);
+	util_strlcpy(fw->fw_uhost, cn->cn_host, sizeof(fw->fw_uhost));
+	fw->fw_uport = cn->cn_port;
+	upstream_start(&fw->fw_up, cn, cn->cn_host, cn->cn_port,
+	    fwd_connected);
+}
+
+static void
+fwd_connected(struct conn *cn, int fd, int err, const char *why)
+{
+	struct fwd	*fw = cn->cn_fwd;
+
+	if (err != UP_OK) {
+		log_info("conn=%llu: %s: %s",
+		    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target, why);
+		conn_respond(cn, upstream_status(err), "mitmd: cannot connect "
+		    "to %s: %s", cn->cn_target, why);
+		return;
+	}
+	(void)conn_nodelay(fd);
+	fw->fw_ubev = bufferevent_socket_new(tw_env.tw_base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (fw->fw_ubev == NULL) {
+		close(fd);
+		conn_respond(cn, 503, "mitmd: out of memory");
+		return;
+	}
+	bufferevent_setwatermark(fw->fw_ubev, EV_READ, 0, TW_HIGH_WM);
+	bufferevent_setwatermark(fw->fw_ubev, EV_WRITE, TW_LOW_WM, 0);
+	bufferevent_setcb(fw->fw_ubev, fwd_up_read, fwd_up_write,
+	    fwd_up_event, fw);
+	bufferevent_enable(fw->fw_ubev, EV_READ | EV_WRITE);
+	fw->fw_reused = 0;
+	fwd_send(fw);
+}
+
+static void
+fwd_send(struct fwd *fw)
+{
+	struct conn	*cn = fw->fw_conn;
+
+	if (evbuffer_add(bufferevent_get_output(fw->fw_ubev), fw->fw_head,
+	    fw->fw_headlen) == -1) {
+		fwd_drop_upstream(fw);
+		conn_respond(cn, 503, "mitmd: out of memory");
+		return;
+	}
+	conn_count_in(cn, fw->fw_headlen);
+	fw->fw_busy = 1;
+	fw->fw_cpaused = 0;
+	bufferevent_enable(fw->fw_ubev, EV_READ);
+	/* Reading on also after the body: EOF from the client shows, and
+	 * a pipelined request waits in the buffer (bounded by its mark). */
+	bufferevent_enable(cn->cn_bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(cn->cn_bev)) > 0)
+		fwd_client_read(cn->cn_bev, cn);
+}
+
+/*
+ * Move body bytes from in to out as the framing says, never past the
+ * message's end. *moved counts them. FWD_DONE at the end of the body.
+ */
+static int
+fwd_move(struct evbuffer *in, struct evbuffer *out, int framing,
+    uint64_t *left, struct http1_chunked *ck, size_t *moved)
+{
+	struct evbuffer_iovec v;
+	size_t		 n, used;
+	int		 r;
+
+	*moved = 0;
+	switch (framing) {
+	case HTTP1_BODY_NONE:
+		return FWD_DONE;
+	case HTTP1_BODY_LENGTH:
+		n = evbuffer_get_length(in);
+		if (n > *left)
+			n = (size_t)*left;
+		*moved = (size_t)evbuffer_remove_buffer(in, out, n);
+		*left -= *moved;
+		return *left == 0 ? FWD_DONE : FWD_MORE;
+	case HTTP1_BODY_CLOSE:
+		*moved = (size_t)evbuffer_remove_buffer(in, out,
+		    evbuffer_get_length(in));
+		return FWD_MORE;
+	}
+	while (evbuffer_peek(in, -1, NULL, &v, 1) == 1 && v.iov_len > 0) {
+		r = http1_chunked_feed(ck, v.iov_base, v.iov_len, &used,
+		    NULL, NULL);
+		*moved += (size_t)evbuffer_remove_buffer(in, out, used);
+		if (r == HTTP1_DONE)
+			return FWD_DONE;
+		if (r == HTTP1_ERROR)
+			return FWD_BAD;
+	}
+	return FWD_MORE;
+}
+
+static void
+fwd_client_read(struct bufferevent *bev, void *arg)
+{
+	struct conn	*cn = arg;
+	struct fwd	*fw = cn->cn_fwd;
+	struct evbuffer	*out;
+	size_t		 moved;
+	int		 r;
+
+	conn_touch(cn);
+	if (fw->fw_req_done || fw->fw_ubev == NULL)
+		return;	/* a pipelined request waits for its turn */
+	out = bufferevent_get_output(fw->fw_ubev);
+	r = fwd_move(bufferevent_get_input(bev), out, fw->fw_req_framing,
+	    &fw->fw_req_left, &fw->fw_req_ck, &moved);
+	conn_count_in(cn, moved);
+	if (r == FWD_BAD) {
+		log_info("conn=%llu: request body: %s",
+		    (unsigned long long)cn->cn_meta.cm_id, fw->fw_req_ck.ck_error);
+		fwd_drop_upstream(fw);
+		if (fw->fw_resp_head)
+			conn_close(cn);
+		else
+			conn_respond(cn, 400, "mitmd: %s",
+			    fw->fw_req_ck.ck_error);
+		return;
+	}
+	if (r == FWD_DONE)
+		fw->fw_req_done = 1;
+	if (!fw->fw_req_done && evbuffer_get_length(out) >= TW_HIGH_WM) {
+		bufferevent_disable(bev, EV_READ);
+		fw->fw_cpaused = 1;
+	}
+	if (fw->fw_req_done && fw->fw_resp_done)
+		fwd_done(fw);
+}
+
+/* The client took our output down to TW_LOW_WM: upstream may go on. */
+static void
+fwd_client_write(struct bufferevent *bev, void *arg)
+{
+	struct conn	*cn = arg;
+	struct fwd	*fw = cn->cn_fwd;
+
+	(void)bev;
+	conn_touch(cn);
+	if (fw == NULL || !fw->fw_upaused || fw->fw_ubev == NULL)
+		return;
+	fw->fw_upaused = 0;
+	bufferevent_enable(fw->fw_ubev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(fw->fw_ubev)) > 0)
+		fwd_up_read(fw->fw_ubev, fw);
+}
+
+static void
+fwd_client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*cn = arg;
+	struct fwd	*fw = cn->cn_fwd;
+
+	(void)bev;
+	/* A client may shut down its side once the request is out (an
+	 * HTTP/1.0 habit): answer it, then close. */
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    fw->fw_req_done) {
+		fw->fw_client_keep = 0;
+		return;
+	}
+	conn_close(cn);
+}
+
+static void
+fwd_up_write(struct bufferevent *bev, void *arg)
+{
+	struct fwd	*fw = arg;
+	struct conn	*cn = fw->fw_conn;
+
+	(void)bev;
+	conn_touch(cn);
+	if (!fw->fw_cpaused || cn->cn_state != CONN_FORWARD)
+		return;
+	fw->fw_cpaused = 0;
+	bufferevent_enable(cn->cn_bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(cn->cn_bev)) > 0)
+		fwd_client_read(cn->cn_bev, cn);
+}
+
+/* Write a response head for the client; -1 on allocation failure. */
+static int
+fwd_write_head(struct fwd *fw, int keep)
+{
+	struct conn	*cn = fw->fw_conn;
+	char		*h;
+	size_t		 len;
+	int		 rv;
+
+	h = http1_build_response(&fw->fw_resp, keep, cn->cn_req.hh_minor,
+	    &len);
+	if (h == NULL)
+		return -1;
+	rv = evbuffer_add(bufferevent_get_output(cn->cn_bev), h, len);
+	free(h);
+	if (rv == 0)
+		conn_count_out(cn, len);
+	return rv;
+}
+
+/* A final response head: decide both connections' fate, forward it. */
+static int
+fwd_final_head(struct fwd *fw)
+{
+	const struct http1_head	*rh = &fw->fw_resp;
+
+	fw->fw_up_keep = http1_keepalive(rh) &&
+	    rh->hh_framing != HTTP1_BODY_CLOSE;
+	/* A body still coming from the client when the answer is already
+	 * there: the client is told to close, its rest is discarded. */
+	if (!fw->fw_req_done || rh->hh_framing == HTTP1_BODY_CLOSE)
+		fw->fw_client_keep = 0;
+	if (fwd_write_head(fw, fw->fw_client_keep) == -1)
+		return -1;
+	fw->fw_resp_head = 1;
+	fw->fw_resp_left = rh->hh_clen;
+	fw->fw_resp_done = rh->hh_framing == HTTP1_BODY_NONE;
+	http1_chunked_init(&fw->fw_resp_ck);
+	return 0;
+}
+
+/*
+ * Parse the response head from upstream. Interim 1xx heads are passed to
+ * an HTTP/1.1 client and parsing goes on. 1 when the final head is out,
+ * 0 for more bytes, -1 when the conn was answered or closed.
+ */
+static int
+fwd_resp_head(struct fwd *fw)
+{
+	struct conn	*cn = fw->fw_conn;
+	struct evbuffer	*in = bufferevent_get_input(fw->fw_ubev);
+	struct evbuffer_iovec v;
+	size_t		 used;
+	int		 r, req_head = fw->fw_resp.hh_req_head;
+
+	while (evbuffer_peek(in, -1, NULL, &v, 1) == 1 && v.iov_len > 0) {
+		r = http1_head_parse(&fw->fw_resp, v.iov_base, v.iov_len,
+		    &used);
+		evbuffer_drain(in, used);
+		if (r == HTTP1_MORE)
+			continue;
+		if (r == HTTP1_ERROR || fw->fw_resp.hh_code == 101) {
+			log_info("conn=%llu: %s: bad response: %s",
+			    (unsigned long long)cn->cn_meta.cm_id,
+			    cn->cn_target, r == HTTP1_ERROR ?
+			    fw->fw_resp.hh_error : "unexpected 101");
+			fwd_drop_upstream(fw);
+			conn_respond(cn, 502, "mitmd: bad response from %s",
+			    cn->cn_target);
+			return -1;
+		}
+		if (fw->fw_resp.hh_code / 100 != 1)
+			return fwd_final_head(fw) == -1 ? -1 : 1;
+		/* RFC 9110 15.2: no 1xx to an HTTP/1.0 client. */
+		if (cn->cn_req.hh_minor >= 1 && fwd_write_head(fw, 1) == -1)
+			return -1;
+		http1_head_reset(&fw->fw_resp);
+		fw->fw_resp.hh_req_head = req_head;
+	}
+	return 0;
+}
+
+static void
+fwd_up_read(struct bufferevent *bev, void *arg)
+{
+	struct fwd	*fw = arg;
+	struct conn	*cn = fw->fw_conn;
+	struct evbuffer	*out;
+	size_t		 moved;
+	int		 r;
+
+	if (!fw->fw_busy || cn->cn_state != CONN_FORWARD) {
+		/* Bytes on an idle kept connection: not HTTP we can use. */
+		fwd_drop_upstream(fw);
+		return;
+	}
+	conn_touch(cn);
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		fw->fw_resp_seen = 1;
+	if (!fw->fw_resp_head && (r = fwd_resp_head(fw)) != 1) {
+		if (r == -1 && cn->cn_state == CONN_FORWARD)
+			conn_close(cn);	/* out of memory */
+		return;
+	}
+	if (fw->fw_resp_done)
+		goto done;
+	out = bufferevent_get_output(cn->cn_bev);
+	r = fwd_move(bufferevent_get_input(bev), out,
+	    fw->fw_resp.hh_framing, &fw->fw_resp_left, &fw->fw_resp_ck,
+	    &moved);
+	conn_count_out(cn, moved);
+	if (r == FWD_BAD) {
+		/* Half a response is out: all we can do is stop. */
+		log_info("conn=%llu: response body: %s",
+		    (unsigned long long)cn->cn_meta.cm_id,
+		    fw->fw_resp_ck.ck_error);
+		conn_close(cn);
+		return;
+	}
+	if (r == FWD_DONE)
+		fw->fw_resp_done = 1;
+	else if (evbuffer_get_length(out) >= TW_HIGH_WM) {
+		bufferevent_disable(bev, EV_READ);
+		fw->fw_upaused = 1;
+	}
+ done:
+	if (fw->fw_resp_done)
+		fwd_done(fw);
+}
+
+/* Retry a body-less request once when a kept connection turns out to
+ * have been closed by the origin before it answered. */
+static int
+fwd_retry(struct fwd *fw)
+{
+	struct conn	*cn = fw->fw_conn;
+
+	if (!fw->fw_reused || fw->fw_retried || fw->fw_resp_seen ||
+	    fw->fw_req_framing != HTTP1_BODY_NONE)
+		return 0;
+	log_debug("conn=%llu: kept connection to %s closed, retrying",
+	    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target);
+	fwd_drop_upstream(fw);
+	fw->fw_retried = 1;
+	fw->fw_busy = 0;
+	upstream_start(&fw->fw_up, cn, fw->fw_uhost, fw->fw_uport,
+	    fwd_connected);
+	return 1;
+}
+
+static void
+fwd_up_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct fwd	*fw = arg;
+	struct conn	*cn = fw->fw_conn;
+
+	(void)bev;
+	if (!fw->fw_busy || cn->cn_state != CONN_FORWARD) {
+		fwd_drop_upstream(fw);	/* a kept connection went away */
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    fw->fw_resp_head && fw->fw_resp.hh_framing == HTTP1_BODY_CLOSE) {
+		fw->fw_resp_done = 1;
+		fw->fw_up_keep = 0;
+		fwd_done(fw);
+		return;
+	}
+	if (fwd_retry(fw))
+		return;
+	log_info("conn=%llu: %s closed the connection %s",
+	    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target,
+	    fw->fw_resp_head ? "in the response body" : "before responding");
+	fwd_drop_upstream(fw);
+	if (fw->fw_resp_head)
+		conn_close(cn);
+	else
+		conn_respond(cn, 502, "mitmd: %s closed the connection "
+		    "before responding", cn->cn_target);
+}
+
+/* Both messages of the exchange are complete, or the response is and
+ * the client connection closes anyway. */
+static void
+fwd_done(struct fwd *fw)
+{
+	struct conn	*cn = fw->fw_conn;
+
+	fw->fw_busy = 0;
+	/* Bytes after the response would be read as the next one. */
+	if (!fw->fw_req_done || !fw->fw_up_keep || fw->fw_ubev == NULL ||
+	    evbuffer_get_length(bufferevent_get_input(fw->fw_ubev)) > 0)
+		fwd_drop_upstream(fw);
+	else if (fw->fw_upaused) {
+		fw->fw_upaused = 0;
+		bufferevent_enable(fw->fw_ubev, EV_READ);
+	}
+	if (fw->fw_client_keep && fw->fw_req_done)
+		conn_head_begin(cn);
+	else
+		conn_close_after_flush(cn);
+}

@@ -1,0 +1,210 @@
+/*
+ * The tlsworker's internals, shared by its files:
+ *   main.c	process setup, sandbox, IPC with master and the acceptor
+ *   worker.c	the configuration set, counters, drain
+ *   conn.c	one client connection: head, decision, responses, close
+ *   tunnel.c	CONNECT: upstream, "200", the splice relay
+ *   upstream.c	resolve (evdns) and connect out with a deadline
+ *   fwd.c	absolute-form plain HTTP: forward, keep-alive, reuse
+ *   http1*.c	the HTTP/1.x parsers (no libevent, fuzzed)
+ *   policy.c	first-match rules
+ *
+ * One event loop, no threads: every function runs on the loop and none
+ * blocks. A connection is freed only by conn_close(), and a callback that
+ * calls it returns at once.
+ */
+#ifndef MITMD_TLSWORKER_H
+#define MITMD_TLSWORKER_H
+
+#include <sys/queue.h>
+
+#include <stdint.h>
+
+#include "common/conf.h"
+#include "common/proto.h"
+#include "tlsworker/http1.h"
+#include "tlsworker/policy.h"
+
+struct bufferevent;
+struct event;
+struct event_base;
+struct evdns_base;
+struct evbuffer;
+struct evutil_addrinfo;
+struct ipc_chan;
+struct ipc_msg;
+struct child;
+struct conn;
+
+/* Buffers of the plain-HTTP path: stop reading one side when the other's
+ * output passes HIGH, start again below LOW. */
+#define TW_HIGH_WM	 (256 * 1024)
+#define TW_LOW_WM	 (64 * 1024)
+/* After an error response: how long and how much we read and discard so
+ * that closing does not reset the connection under the response. */
+#define TW_LINGER_SEC	 5
+#define TW_LINGER_BYTES	 (1024 * 1024)
+/* fds one connection may hold: client, upstream, two pipes. */
+#define TW_FDS_PER_CONN	 6
+#define TW_FDS_RESERVE	 64
+#define TW_TARGET_MAX	 (HTTP1_HOST_MAX + sizeof("[]:65535"))
+#define TW_USEC		 1000000ULL
+
+struct tlsworker {
+	struct event_base	*tw_base;
+	struct evdns_base	*tw_dns;
+	struct child		*tw_child;
+	struct ipc_chan		*tw_acceptor;
+
+	/* the configuration in force */
+	struct conf_global	 tw_conf;
+	struct conf_rule	*tw_rules;
+	size_t			 tw_nrules;
+	/* the set being received, applied at IMSG_CONF_END */
+	struct conf_global	 tw_next_conf;
+	int			 tw_next_has_global;
+	struct conf_rule	*tw_next_rules;
+	size_t			 tw_next_nrules;
+	int			 tw_next_overflow;
+
+	int			 tw_draining;
+	struct event		*tw_drain_ev;
+
+	TAILQ_HEAD(, conn)	 tw_conns;
+	uint32_t		 tw_open;
+	uint64_t		 tw_total;
+	uint64_t		 tw_bytes_in;	/* client -> upstream */
+	uint64_t		 tw_bytes_out;	/* upstream -> client */
+};
+
+extern struct tlsworker tw_env;
+
+/* upstream.c: resolve and connect, with one deadline for both. */
+enum up_err {
+	UP_OK = 0,
+	UP_ERR_DNS,	/* 502 */
+	UP_ERR_CONNECT,	/* 502 */
+	UP_ERR_TIMEOUT,	/* 504 */
+	UP_ERR_INTERNAL, /* 503: out of fds or memory */
+};
+
+/* Called once, never from inside upstream_start(); owns fd on success. */
+typedef void upstream_cb(struct conn *, int fd, int err, const char *why);
+
+struct up_ticket;
+
+struct upstream {
+	struct conn		*up_conn;
+	upstream_cb		*up_cb;
+	char			 up_host[HTTP1_HOST_MAX + 1];
+	uint16_t		 up_port;
+	int			 up_active;
+	struct up_ticket	*up_ticket;	/* DNS in flight */
+	struct evutil_addrinfo	*up_ai;		/* owned */
+	int			 up_ai_own;	/* ours (a literal), not evdns' */
+	struct evutil_addrinfo	*up_next;	/* next address to try */
+	int			 up_nleft;	/* addresses not tried */
+	int			 up_fd;		/* connect in progress */
+	struct event		*up_wev;
+	struct event		*up_timer;
+	uint64_t		 up_deadline;	/* monotonic usec */
+	int			 up_result;	/* set: deliver from the timer */
+	int			 up_errno;	/* of the last failed attempt */
+	int			 up_dns_sync;
+	int			 up_dns_done;
+	int			 up_dns_err;
+};
+
+void	 upstream_start(struct upstream *, struct conn *, const char *host,
+	    uint16_t port, upstream_cb *);
+/* Stop whatever is in flight and free it; safe to call twice. */
+void	 upstream_cancel(struct upstream *);
+int	 upstream_status(int err);
+
+/* conn.c */
+enum conn_state {
+	CONN_HEAD = 1,	/* reading a request head */
+	CONN_UPSTREAM,	/* CONNECT: resolving and connecting */
+	CONN_TUNNEL,	/* splice relay */
+	CONN_FORWARD,	/* plain-HTTP exchange */
+	CONN_CLOSING,	/* last response going out */
+	CONN_LINGER,	/* sent; reading and discarding until EOF */
+};
+
+enum conn_tmo {
+	TMO_NONE = 0,
+	TMO_HEADER,	/* absolute: the whole head within cg_header_tmo */
+	TMO_IDLE,	/* since the last byte moved: cg_idle_tmo */
+	TMO_CLOSE,	/* absolute: flush and linger */
+};
+
+struct relay;
+struct fwd;
+
+struct conn {
+	TAILQ_ENTRY(conn)	 cn_entry;
+	struct conn_meta	 cn_meta;
+	int			 cn_fd;		/* client socket, owned */
+	int			 cn_state;
+	struct bufferevent	*cn_bev;	/* client; NULL in a tunnel */
+	struct event		*cn_timer;
+	int			 cn_tkind;	/* enum conn_tmo */
+	uint64_t		 cn_tlen;	/* usec */
+	uint64_t		 cn_last;	/* last activity, monotonic */
+	uint64_t		 cn_start;
+	size_t			 cn_discarded;	/* while lingering */
+	struct http1_head	 cn_req;
+	uint32_t		 cn_nreq;	/* requests decided */
+
+	int			 cn_decided;
+	struct policy_decision	 cn_pd;
+	char			 cn_host[HTTP1_HOST_MAX + 1];
+	int			 cn_host_v6;
+	uint16_t		 cn_port;
+	char			 cn_target[TW_TARGET_MAX];
+	char			 cn_client[ADDR_STRLEN];
+	uint64_t		 cn_bytes_in;
+	uint64_t		 cn_bytes_out;
+
+	struct upstream		 cn_up;		/* CONNECT */
+	struct relay		*cn_relay;
+	struct fwd		*cn_fwd;
+};
+
+void	 conn_handoff(const struct conn_meta *, int fd);
+void	 conn_close(struct conn *);
+/* A short text response, then close (after lingering). */
+void	 conn_respond(struct conn *, int status, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Flush what the client bev holds, then close. */
+void	 conn_close_after_flush(struct conn *);
+/* Start (again) reading a request head: new connections, keep-alive. */
+void	 conn_head_begin(struct conn *);
+/* Decide the policy for the request in cn_req; logs the decision line.
+ * Returns the action. */
+uint32_t conn_decide(struct conn *);
+void	 conn_timer(struct conn *, int kind, uint32_t secs);
+void	 conn_touch(struct conn *);
+void	 conn_count_in(struct conn *, uint64_t);
+void	 conn_count_out(struct conn *, uint64_t);
+int	 conn_nodelay(int fd);
+/* On shutdown: close connections idle between requests. */
+void	 conn_drain_idle(void);
+
+/* tunnel.c */
+void	 tunnel_start(struct conn *);
+void	 relay_free(struct relay *);
+
+/* fwd.c */
+void	 fwd_request(struct conn *);
+void	 fwd_free(struct fwd *);
+
+/* worker.c */
+void	 worker_init(struct child *, struct event_base *, struct evdns_base *);
+void	 worker_conf_msg(struct ipc_msg *, void *);
+void	 worker_status(struct ipc_chan *);
+void	 worker_shutdown(void);
+/* A connection ended: tell the acceptor, maybe finish draining. */
+void	 worker_conn_closed(uint64_t id);
+
+#endif

@@ -1,0 +1,209 @@
+/*
+ * Process-wide state of a tlsworker: the configuration set (received from
+ * master, applied whole at IMSG_CONF_END so a reload is atomic), the
+ * counters reported in IMSG_STATUS, the load reports to the acceptor, and
+ * the drain that IMSG_SHUTDOWN starts.
+ */
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/child.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "tlsworker/tlsworker.h"
+
+struct tlsworker tw_env;
+
+static void	worker_defaults(struct conf_global *);
+static void	worker_apply(void);
+static void	worker_exit(void);
+
+static void
+worker_defaults(struct conf_global *cg)
+{
+	memset(cg, 0, sizeof(*cg));
+	cg->cg_connect_tmo = CONF_DEF_CONNECT_TMO;
+	cg->cg_idle_tmo = CONF_DEF_IDLE_TMO;
+	cg->cg_header_tmo = CONF_DEF_HEADER_TMO;
+	cg->cg_drain_tmo = CONF_DEF_DRAIN_TMO;
+	cg->cg_max_head = CONF_DEF_MAX_HEAD;
+	cg->cg_max_headers = CONF_DEF_MAX_HEADERS;
+	cg->cg_max_conns = CONF_DEF_MAX_CONNS;
+}
+
+void
+worker_init(struct child *ch, struct event_base *base, struct evdns_base *dns)
+{
+	tw_env.tw_child = ch;
+	tw_env.tw_base = base;
+	tw_env.tw_dns = dns;
+	if (tw_env.tw_conns.tqh_last == NULL)
+		TAILQ_INIT(&tw_env.tw_conns);
+}
+
+/* Zero timeouts and limits would wedge or refuse everything; master
+ * checks the config, this keeps a bad value from reaching the loop. */
+static void
+worker_sanitize(struct conf_global *cg)
+{
+	struct conf_global d;
+
+	worker_defaults(&d);
+	if (cg->cg_connect_tmo == 0)
+		cg->cg_connect_tmo = d.cg_connect_tmo;
+	if (cg->cg_idle_tmo == 0)
+		cg->cg_idle_tmo = d.cg_idle_tmo;
+	if (cg->cg_header_tmo == 0)
+		cg->cg_header_tmo = d.cg_header_tmo;
+	if (cg->cg_max_head == 0)
+		cg->cg_max_head = d.cg_max_head;
+	if (cg->cg_max_headers == 0)
+		cg->cg_max_headers = d.cg_max_headers;
+	if (cg->cg_max_conns == 0)
+		cg->cg_max_conns = d.cg_max_conns;
+}
+
+/*
+ * One message of a configuration set, at setup (child_read_conf) or at
+ * runtime (a reload, through main.c's dispatch). Nothing takes effect
+ * before IMSG_CONF_END.
+ */
+void
+worker_conf_msg(struct ipc_msg *m, void *arg)
+{
+	struct conf_rule	 r, *nr;
+
+	(void)arg;
+	switch (m->im_hdr.ih_type) {
+	case IMSG_CONF_GLOBAL:
+		if (ipc_get_conf_global(m, &tw_env.tw_next_conf) == 0)
+			tw_env.tw_next_has_global = 1;
+		break;
+	case IMSG_CONF_RULE:
+		if (ipc_get_conf_rule(m, &r) == -1)
+			break;
+		if (tw_env.tw_next_nrules >= CONF_MAX_RULES) {
+			tw_env.tw_next_overflow = 1;
+			break;
+		}
+		nr = reallocarray(tw_env.tw_next_rules,
+		    tw_env.tw_next_nrules + 1, sizeof(*nr));
+		if (nr == NULL)
+			fatal("rules");
+		r.cr_pat.hp_name[sizeof(r.cr_pat.hp_name) - 1] = '\0';
+		nr[tw_env.tw_next_nrules++] = r;
+		tw_env.tw_next_rules = nr;
+		break;
+	case IMSG_CONF_END:
+		worker_apply();
+		break;
+	default:
+		log_debug("config: ignoring %s", imsg_name(m->im_hdr.ih_type));
+		break;
+	}
+}
+
+static void
+worker_apply(void)
+{
+	if (tw_env.tw_next_overflow) {
+		/* master caps the rules too; half a rule set would be a
+		 * different policy, so keep the old one whole. */
+		log_warnx("config: more than %d rules, set ignored",
+		    CONF_MAX_RULES);
+		free(tw_env.tw_next_rules);
+	} else {
+		if (tw_env.tw_next_has_global)
+			tw_env.tw_conf = tw_env.tw_next_conf;
+		else if (tw_env.tw_conf.cg_max_head == 0)
+			worker_defaults(&tw_env.tw_conf);
+		worker_sanitize(&tw_env.tw_conf);
+		/* Connections copy their decision, so the old list can go
+		 * at once. */
+		free(tw_env.tw_rules);
+		tw_env.tw_rules = tw_env.tw_next_rules;
+		tw_env.tw_nrules = tw_env.tw_next_nrules;
+		log_debug("config: %zu rules", tw_env.tw_nrules);
+	}
+	tw_env.tw_next_rules = NULL;
+	tw_env.tw_next_nrules = 0;
+	tw_env.tw_next_has_global = 0;
+	tw_env.tw_next_overflow = 0;
+}
+
+void
+worker_status(struct ipc_chan *c)
+{
+	struct ipc_status st;
+
+	memset(&st, 0, sizeof(st));
+	st.st_open = tw_env.tw_open;
+	st.st_state = tw_env.tw_draining ? 1 : 0;
+	st.st_total = tw_env.tw_total;
+	st.st_bytes_in = tw_env.tw_bytes_in;
+	st.st_bytes_out = tw_env.tw_bytes_out;
+	if (ipc_send_status(c, 0, -1, &st) == -1)
+		log_warnx("cannot send status");
+}
+
+/* Last words: what is queued for master (audit lines) goes out first. */
+static void
+worker_exit(void)
+{
+	if (tw_env.tw_acceptor != NULL)
+		ipc_chan_flush(tw_env.tw_acceptor);
+	if (tw_env.tw_child != NULL && tw_env.tw_child->ch_master != NULL)
+		ipc_chan_flush(tw_env.tw_child->ch_master);
+	exit(0);
+}
+
+static void
+worker_drain_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	log_info("drain timeout: %u connections still open, exiting",
+	    tw_env.tw_open);
+	worker_exit();
+}
+
+void
+worker_shutdown(void)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (tw_env.tw_draining)
+		return;
+	tw_env.tw_draining = 1;
+	log_info("shutting down: %u connections open", tw_env.tw_open);
+	conn_drain_idle();
+	if (tw_env.tw_open == 0)
+		worker_exit();
+	tv.tv_sec = tw_env.tw_conf.cg_drain_tmo;
+	tw_env.tw_drain_ev = evtimer_new(tw_env.tw_base, worker_drain_timeout,
+	    NULL);
+	if (tw_env.tw_drain_ev == NULL ||
+	    evtimer_add(tw_env.tw_drain_ev, &tv) == -1)
+		worker_exit();
+}
+
+void
+worker_conn_closed(uint64_t id)
+{
+	struct worker_load wl;
+
+	if (tw_env.tw_acceptor != NULL) {
+		memset(&wl, 0, sizeof(wl));
+		wl.wl_conn_id = id;
+		wl.wl_open = tw_env.tw_open;
+		if (ipc_send_conn_closed(tw_env.tw_acceptor, 0, -1, &wl) == -1)
+			log_warnx("cannot tell the acceptor conn=%llu closed",
+			    (unsigned long long)id);
+	}
+	if (tw_env.tw_draining && tw_env.tw_open == 0) {
+		log_info("drained, exiting");
+		worker_exit();
+	}
+}

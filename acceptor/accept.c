@@ -316,7 +316,7 @@ acceptor_conn(struct acceptor_listener *ls, int cfd,
 	struct acceptor_worker *aw;
 	struct conn_meta cm;
 	char	 cbuf[ADDR_STRLEN];
-	int	 w;
+	int	 w, fd;
 
 	if (acceptor_meta(ls, cfd, ss, sslen, &cm) == -1) {
 		log_warnx("conn=%llu: client address of family %d",
@@ -333,20 +333,34 @@ acceptor_conn(struct acceptor_listener *ls, int cfd,
 		close(cfd);
 		return;
 	}
-	/* The caller checked that a worker can take it. */
-	if ((w = acceptor_choose(acc)) == -1)
-		fatalx("%s: no worker", __func__);
-	aw = &acc->ac_workers[w];
-	acc->ac_rr = ((uint32_t)w + 1) % CONF_MAX_WORKERS;
-	/* ipc_send takes cfd: it is closed once sent or on failure. */
-	if (ipc_send_conn_handoff(aw->aw_chan, 0, cfd, &cm) == -1) {
-		log_warnx("conn=%llu client=%s: handoff to worker %u failed",
-		    (unsigned long long)cm.cm_id, cbuf, aw->aw_index);
-		/* The channel is broken (the worker died): stop choosing
-		 * it before its EOF is read. */
+	/*
+	 * The caller checked that a worker can take it. ipc_send owns the fd
+	 * it is given, so each try sends a duplicate: a worker that died
+	 * since its last message fails the send, is dropped, and the next
+	 * least-loaded worker gets the client instead.
+	 */
+	for (;;) {
+		if ((w = acceptor_choose(acc)) == -1) {
+			log_warnx("conn=%llu client=%s: no worker can take it",
+			    (unsigned long long)cm.cm_id, cbuf);
+			close(cfd);
+			return;
+		}
+		aw = &acc->ac_workers[w];
+		acc->ac_rr = ((uint32_t)w + 1) % CONF_MAX_WORKERS;
+		if ((fd = fcntl(cfd, F_DUPFD_CLOEXEC, 0)) == -1) {
+			log_warn("conn=%llu: dup", (unsigned long long)cm.cm_id);
+			close(cfd);
+			return;
+		}
+		if (ipc_send_conn_handoff(aw->aw_chan, 0, fd, &cm) == 0)
+			break;
+		log_warnx("conn=%llu client=%s: handoff to worker %u failed, "
+		    "trying another", (unsigned long long)cm.cm_id, cbuf,
+		    aw->aw_index);
 		acceptor_worker_drop(aw, "send failed");
-		return;
 	}
+	close(cfd);
 	aw->aw_inflight++;
 	aw->aw_handed++;
 	acc->ac_total++;

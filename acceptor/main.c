@@ -220,9 +220,6 @@ main(int argc, char *argv[])
 	ch.ch_sandbox |= sandbox_confine(&so);
 
 	child_ready(&ch, base, acceptor_dispatch, &acc);
-#ifdef MITMD_TESTHOOKS
-	child_testhook_sigsys(base);
-#endif
 	event_base_dispatch(base);
 	return (0);
 }

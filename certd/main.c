@@ -147,9 +147,6 @@ main(int argc, char *argv[])
 	if (ipc_send_ca_cert(ch.ch_master, cd.cd_ca.ca_pem,
 	    cd.cd_ca.ca_pemlen) == -1)
 		fatal("send CA certificate");
-#ifdef MITMD_TESTHOOKS
-	child_testhook_sigsys(base);
-#endif
 	event_base_dispatch(base);
 	return (0);
 }

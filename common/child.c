@@ -180,11 +180,4 @@ child_testhook_install(void)
 	if (sigaction(SIGUSR2, &sa, NULL) == -1)
 		fatal("test hook");
 }
-
-void
-child_testhook_sigsys(struct event_base *base)
-{
-	/* Installed by child_init already; kept for the roles' mains. */
-	(void)base;
-}
 #endif

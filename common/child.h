@@ -37,10 +37,10 @@ void	child_sandbox_opts(const struct child *, struct sandbox_opts *);
 void	child_ready(struct child *, struct event_base *, ipc_dispatch_fn *,
 	    void *);
 
-#ifdef MITMD_TESTHOOKS
-/* Test builds only: SIGUSR2 makes the process call a forbidden syscall so
- * the tests can see the seccomp filter kill it. */
-void	child_testhook_sigsys(struct event_base *);
-#endif
+/*
+ * Test builds only (MITMD_TESTHOOKS): child_init installs a SIGUSR2 handler
+ * that calls a forbidden syscall, so the tests can see the seccomp filter
+ * kill the process. A release build has no such handler.
+ */
 
 #endif

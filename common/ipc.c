@@ -46,7 +46,7 @@ struct ipc_chan {
 	size_t		 ic_queued;
 	int		 ic_busy;  /* inside a callback */
 	int		 ic_freed; /* free once the callback returns */
-	TAILQ_HEAD(, ipc_out) ic_out;
+	TAILQ_HEAD(ipc_outq, ipc_out) ic_out;
 };
 
 static enum role ipc_self = ROLE_NONE;
@@ -312,8 +312,9 @@ ipc_decode(const uint8_t *buf, size_t n, int has_fd, struct ipc_msg *m,
 }
 
 /*
- * One recvmsg. Returns the byte count, 0 at EOF, -1 on error (errno), or -2
- * for a malformed datagram (*why set; any fds received are closed).
+ * One recvmsg. Returns the byte count, 0 at EOF, -1 on error (errno), -2
+ * for a malformed datagram (*why set; any fds received are closed), or -3
+ * for a message whose fd the kernel could not give us (*why set).
  */
 static ssize_t
 ipc_recvmsg(int sock, uint8_t *buf, size_t bufsz, int *fdp, const char **why)
@@ -352,6 +353,13 @@ ipc_recvmsg(int sock, uint8_t *buf, size_t bufsz, int *fdp, const char **why)
 		for (i = 0; i < (int)k && nfds < IPC_MAX_RECV_FDS; i++)
 			memcpy(&fds[nfds++], CMSG_DATA(cmsg) + i * sizeof(int),
 			    sizeof(int));
+	}
+	if ((mh.msg_flags & MSG_CTRUNC) && nfds == 0 &&
+	    !(mh.msg_flags & MSG_TRUNC)) {
+		/* The kernel could not install the fd: we are at our fd
+		 * limit. Not the peer's fault; the message is dropped. */
+		*why = "message lost its fd: this process is at its fd limit";
+		return -3;
 	}
 	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds > 1) {
 		for (i = 0; i < nfds; i++)
@@ -405,6 +413,10 @@ ipc_read_cb(evutil_socket_t fd, short ev, void *arg)
 			ipc_fail(c, n == 0 ? IPC_ERR_EOF : IPC_ERR_IO,
 			    n == 0 ? "end of file" : strerror(errno));
 			break;
+		}
+		if (n == -3) {
+			log_warnx("%s", why);
+			continue;
 		}
 		if (n == -2 || ipc_check(c->ic_peer, ipc_rbuf, (size_t)n, rfd,
 		    &m, &why) == -1) {
@@ -467,7 +479,7 @@ ipc_recv_sync(int sock, enum role peer, struct ipc_msg *m, uint8_t *buf,
 		*why = strerror(errno);
 		return -1;
 	}
-	if (n == -2)
+	if (n == -2 || n == -3)
 		return -1;
 	if (ipc_check(peer, buf, (size_t)n, fd, m, why) == -1) {
 		if (fd != -1)

@@ -275,6 +275,7 @@ master_run(int foreground)
 	if ((master->m_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	kmsg_open();
+	setup_rlimits();
 	setup_users();
 	setup_dirs();
 	setup_listeners();
@@ -287,6 +288,7 @@ master_run(int foreground)
 	event_base_dispatch(master->m_base);
 	control_close();
 	log_info("mitmd stopped");
+	msyslog_close();
 	return 0;
 }
 

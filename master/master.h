@@ -72,6 +72,7 @@ void	proc_status_poll(void);
 
 /* setup.c */
 void	setup_paths(struct mitmd_conf *);
+void	setup_rlimits(void);
 void	setup_users(void);
 void	setup_dirs(void);
 int	setup_open_ca_dir(void);
@@ -83,6 +84,7 @@ void	msyslog_init(const char *path, int to_stderr);
 void	msyslog_write(int prio, uint32_t flags, const char *who,
 	    const char *msg);
 void	msyslog_sink(int prio, uint32_t flags, const char *msg);
+void	msyslog_close(void);
 void	notify_send(const char *state);
 
 /* kmsg.c */

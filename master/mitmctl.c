@@ -186,7 +186,12 @@ main(int argc, char *argv[])
 
 	log_init("mitmctl", 0);
 	ipc_set_role(ROLE_CTL);
-	while ((ch = getopt(argc, argv, "f:js:")) != -1) {
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((ch = getopt_long(argc, argv, "f:js:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			sock_from_conf(optarg, path, sizeof(path));
@@ -203,16 +208,13 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc == 2 && strcmp(argv[1], "--json") == 0)
-		json = 1, argc = 1;
-	if (argc != 1)
+	if (argc != 1 || (strcmp(argv[0], "status") != 0 &&
+	    strcmp(argv[0], "reload") != 0 && strcmp(argv[0], "stop") != 0))
 		usage();
 	fd = ctl_connect(path);
 	if (strcmp(argv[0], "status") == 0)
 		return cmd_status(fd, json);
 	if (strcmp(argv[0], "reload") == 0)
 		return cmd_simple(fd, IMSG_CTL_RELOAD, json);
-	if (strcmp(argv[0], "stop") == 0)
-		return cmd_simple(fd, IMSG_CTL_STOP, json);
-	usage();
+	return cmd_simple(fd, IMSG_CTL_STOP, json);
 }

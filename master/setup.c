@@ -4,6 +4,7 @@
  * owners and modes, and the listening sockets. Only master opens files and
  * binds ports; children get fds.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -66,6 +67,33 @@ setup_paths(struct mitmd_conf *c)
 	setup_abspath(c->mc_runtime_dir, sizeof(c->mc_runtime_dir));
 	setup_abspath(c->mc_chroot, sizeof(c->mc_chroot));
 	setup_abspath(c->mc_syslog, sizeof(c->mc_syslog));
+}
+
+/*
+ * Raise the hard fd limit to what the kernel allows, while root: a child
+ * cannot raise it after dropping privileges, and a worker needs several
+ * fds per relayed connection. The soft limit stays; each child sets its
+ * own.
+ */
+void
+setup_rlimits(void)
+{
+	struct rlimit	 rl;
+	FILE		*f;
+	unsigned long	 nr_open = 0;
+
+	if (!master->m_privileged || getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if ((f = fopen("/proc/sys/fs/nr_open", "r")) != NULL) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
+	}
+	if (nr_open > rl.rlim_max) {
+		rl.rlim_max = nr_open;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_debug("cannot raise the fd limit to %lu", nr_open);
+	}
 }
 
 /* useradd --system for a missing user; only when root. */

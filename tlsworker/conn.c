@@ -30,6 +30,8 @@
 #include "tlsworker/tlsworker.h"
 
 #define CONN_BODY_MAX	512	/* text of an error response */
+#define TW_BUSY		"HTTP/1.1 503 Service Unavailable\r\n" \
+			"Content-Length: 0\r\nConnection: close\r\n\r\n"
 
 static void	conn_head_read(struct bufferevent *, void *);
 static void	conn_head_event(struct bufferevent *, short, void *);
@@ -106,6 +108,9 @@ conn_handoff(const struct conn_meta *cm, int fd)
 		log_warnx("cannot acknowledge conn=%llu",
 		    (unsigned long long)cm->cm_id);
 	if (cn == NULL) {
+		/* One try, never blocking: a fresh socket's send buffer
+		 * takes this, and a client that learns why retries later. */
+		(void)send(fd, TW_BUSY, strlen(TW_BUSY), MSG_DONTWAIT);
 		close(fd);
 		worker_conn_closed(cm->cm_id);
 		return;
@@ -200,22 +205,24 @@ uint32_t
 conn_decide(struct conn *cn)
 {
 	struct http1_head *h = &cn->cn_req;
+	struct policy_decision pd;
 	char		 target[TW_TARGET_MAX], rule[POLICY_RULE_STRLEN];
 	int		 same;
 
 	if (http1_hostport(h, target, sizeof(target)) == -1)
 		util_strlcpy(target, "-", sizeof(target));
-	same = cn->cn_decided && strcmp(target, cn->cn_target) == 0;
+	/* Every request is decided under the rules in force now (a reload
+	 * may have come between two on a keep-alive connection); a line is
+	 * logged when the target or the outcome differs from the last. */
+	policy_match(tw_env.tw_rules, tw_env.tw_nrules, h->hh_host, &pd);
+	same = cn->cn_decided && strcmp(target, cn->cn_target) == 0 &&
+	    memcmp(&pd, &cn->cn_pd, sizeof(pd)) == 0;
+	cn->cn_pd = pd;
 	util_strlcpy(cn->cn_host, h->hh_host, sizeof(cn->cn_host));
 	cn->cn_host_v6 = h->hh_host_v6;
 	cn->cn_port = h->hh_port;
 	util_strlcpy(cn->cn_target, target, sizeof(cn->cn_target));
 	cn->cn_nreq++;
-	/* A keep-alive client asking the same target again was decided
-	 * under the same rules unless a reload came in between; decide
-	 * again anyway, log only when the target changes. */
-	policy_match(tw_env.tw_rules, tw_env.tw_nrules, cn->cn_host,
-	    &cn->cn_pd);
 	cn->cn_decided = 1;
 	if (!same)
 		log_audit("conn=%llu client=%s target=%s action=%s rule=%s "

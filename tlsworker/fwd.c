@@ -125,6 +125,8 @@ fwd_prepare(struct fwd *fw)
 	if ((fw->fw_head = http1_build_request(req, &fw->fw_headlen)) == NULL)
 		return -1;
 	http1_head_reset(&fw->fw_resp);
+	fw->fw_resp.hh_max_head = tw_env.tw_conf.cg_max_head;
+	fw->fw_resp.hh_max_fields = tw_env.tw_conf.cg_max_headers;
 	fw->fw_resp.hh_req_head = req->hh_method_id == HTTP1_M_HEAD;
 	fw->fw_resp_seen = fw->fw_resp_head = fw->fw_resp_done = 0;
 	fw->fw_retried = 0;
@@ -440,13 +442,41 @@ fwd_resp_head(struct fwd *fw)
 	return 0;
 }
 
+/* Response body bytes to the client; 0 or -1 when the conn closed. */
+static int
+fwd_resp_body(struct fwd *fw)
+{
+	struct conn	*cn = fw->fw_conn;
+	struct evbuffer	*out = bufferevent_get_output(cn->cn_bev);
+	size_t		 moved;
+	int		 r;
+
+	r = fwd_move(bufferevent_get_input(fw->fw_ubev), out,
+	    fw->fw_resp.hh_framing, &fw->fw_resp_left, &fw->fw_resp_ck,
+	    &moved);
+	conn_count_out(cn, moved);
+	if (r == FWD_BAD) {
+		/* Half a response is out: all we can do is stop. */
+		log_info("conn=%llu: response body: %s",
+		    (unsigned long long)cn->cn_meta.cm_id,
+		    fw->fw_resp_ck.ck_error);
+		conn_close(cn);
+		return -1;
+	}
+	if (r == FWD_DONE)
+		fw->fw_resp_done = 1;
+	else if (evbuffer_get_length(out) >= TW_HIGH_WM) {
+		bufferevent_disable(fw->fw_ubev, EV_READ);
+		fw->fw_upaused = 1;
+	}
+	return 0;
+}
+
 static void
 fwd_up_read(struct bufferevent *bev, void *arg)
 {
 	struct fwd	*fw = arg;
 	struct conn	*cn = fw->fw_conn;
-	struct evbuffer	*out;
-	size_t		 moved;
 	int		 r;
 
 	if (!fw->fw_busy || cn->cn_state != CONN_FORWARD) {
@@ -462,28 +492,8 @@ fwd_up_read(struct bufferevent *bev, void *arg)
 			conn_close(cn);	/* out of memory */
 		return;
 	}
-	if (fw->fw_resp_done)
-		goto done;
-	out = bufferevent_get_output(cn->cn_bev);
-	r = fwd_move(bufferevent_get_input(bev), out,
-	    fw->fw_resp.hh_framing, &fw->fw_resp_left, &fw->fw_resp_ck,
-	    &moved);
-	conn_count_out(cn, moved);
-	if (r == FWD_BAD) {
-		/* Half a response is out: all we can do is stop. */
-		log_info("conn=%llu: response body: %s",
-		    (unsigned long long)cn->cn_meta.cm_id,
-		    fw->fw_resp_ck.ck_error);
-		conn_close(cn);
+	if (!fw->fw_resp_done && fwd_resp_body(fw) == -1)
 		return;
-	}
-	if (r == FWD_DONE)
-		fw->fw_resp_done = 1;
-	else if (evbuffer_get_length(out) >= TW_HIGH_WM) {
-		bufferevent_disable(bev, EV_READ);
-		fw->fw_upaused = 1;
-	}
- done:
 	if (fw->fw_resp_done)
 		fwd_done(fw);
 }

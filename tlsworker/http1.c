@@ -77,6 +77,12 @@ http1_head_reset(struct http1_head *h)
 	struct http1_field	*f = h->hh_fields;
 	size_t			 fcap = h->hh_fieldcap;
 
+	/* A kept connection keeps a small buffer, not its largest head. */
+	if (cap > HTTP1_HEAD_KEEP) {
+		free(buf);
+		buf = NULL;
+		cap = 0;
+	}
 	http1_head_init(h, h->hh_kind, h->hh_max_head, h->hh_max_fields);
 	h->hh_buf = buf;
 	h->hh_cap = cap;

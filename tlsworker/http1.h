@@ -28,6 +28,7 @@
 
 #define HTTP1_HOST_MAX	     255	/* a DNS name's text form */
 #define HTTP1_HEAD_MIN_ALLOC 1024	/* first head buffer */
+#define HTTP1_HEAD_KEEP	     4096	/* buffer kept across a reset */
 #define HTTP1_MAX_EMPTY	     8		/* blank lines before a request */
 #define HTTP1_CLEN_MAX	     ((uint64_t)1 << 62) /* Content-Length cap */
 #define HTTP1_CHUNK_LINE_MAX 4096	/* chunk-size line with extensions */

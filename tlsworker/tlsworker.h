@@ -70,7 +70,7 @@ struct tlsworker {
 	int			 tw_draining;
 	struct event		*tw_drain_ev;
 
-	TAILQ_HEAD(, conn)	 tw_conns;
+	TAILQ_HEAD(conn_list, conn) tw_conns;
 	uint32_t		 tw_open;
 	uint64_t		 tw_total;
 	uint64_t		 tw_bytes_in;	/* client -> upstream */

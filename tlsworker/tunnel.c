@@ -239,51 +239,78 @@ relay_pending(struct relay *rl, int d)
 	return moved;
 }
 
+/* Pipe to destination. 1 moved, 0 would block, -1 error. */
+static int
+relay_out(struct relay *rl, int d)
+{
+	struct relay_dir *rd = &rl->rl_dir[d];
+	ssize_t		 n;
+
+	n = splice(rd->rd_pipe[0], NULL, rd->rd_to, NULL, rd->rd_inpipe,
+	    RELAY_SPLICE);
+	if (n > 0) {
+		rd->rd_inpipe -= (size_t)n;
+		relay_count(rl, d, (size_t)n);
+		return 1;
+	}
+	if (n == -1 && errno == EAGAIN)
+		rd->rd_want_write = 1;
+	else if (n == -1 && errno != EINTR)
+		return -1;
+	return 0;
+}
+
+/* Source to pipe. 1 moved (or EOF), 0 would block, -1 error. */
+static int
+relay_in(struct relay *rl, int d)
+{
+	struct relay_dir *rd = &rl->rl_dir[d];
+	ssize_t		 n;
+
+	n = splice(rd->rd_from, NULL, rd->rd_pipe[1], NULL, rd->rd_cap,
+	    RELAY_SPLICE);
+	if (n > 0) {
+		rd->rd_inpipe += (size_t)n;
+		return 1;
+	}
+	if (n == 0) {
+		rd->rd_eof = 1;
+		return 1;
+	}
+	if (errno == EAGAIN)
+		rd->rd_want_read = 1;
+	else if (errno != EINTR)
+		return -1;
+	return 0;
+}
+
 /* One direction as far as it goes without blocking: 1 if bytes moved,
  * 0 if not, -1 on an error that ends the relay. */
 static int
 relay_pump(struct relay *rl, int d)
 {
 	struct relay_dir *rd = &rl->rl_dir[d];
-	ssize_t		 n;
 	int		 moved, any = 0, r;
 
 	rd->rd_want_read = rd->rd_want_write = 0;
 	do {
-		moved = 0;
-		if ((r = relay_pending(rl, d)) == -1)
+		if ((moved = relay_pending(rl, d)) == -1)
 			return -1;
-		moved |= r;
 		if (evbuffer_get_length(rd->rd_pending) > 0)
 			break;
-		if (rd->rd_inpipe > 0) {
-			n = splice(rd->rd_pipe[0], NULL, rd->rd_to, NULL,
-			    rd->rd_inpipe, RELAY_SPLICE);
-			if (n > 0) {
-				rd->rd_inpipe -= (size_t)n;
-				relay_count(rl, d, (size_t)n);
-				moved = 1;
-			} else if (n == -1 && errno == EAGAIN)
-				rd->rd_want_write = 1;
-			else if (n == -1 && errno != EINTR)
+		if (rd->rd_inpipe > 0 && (r = relay_out(rl, d)) != 0) {
+			if (r == -1)
 				return -1;
+			moved = 1;
 		}
 		/* Read only into an empty pipe: a pipe with data may be
 		 * full by its slot count, and the socket would stay
 		 * readable while splice says EAGAIN, spinning the loop. */
-		if (!rd->rd_eof && rd->rd_inpipe == 0) {
-			n = splice(rd->rd_from, NULL, rd->rd_pipe[1], NULL,
-			    rd->rd_cap, RELAY_SPLICE);
-			if (n > 0) {
-				rd->rd_inpipe += (size_t)n;
-				moved = 1;
-			} else if (n == 0) {
-				rd->rd_eof = 1;
-				moved = 1;
-			} else if (errno == EAGAIN)
-				rd->rd_want_read = 1;
-			else if (errno != EINTR)
+		if (!rd->rd_eof && rd->rd_inpipe == 0 &&
+		    (r = relay_in(rl, d)) != 0) {
+			if (r == -1)
 				return -1;
+			moved = 1;
 		}
 		any |= moved;
 	} while (moved);

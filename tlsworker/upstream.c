@@ -35,6 +35,7 @@ struct up_ticket {
 	struct evdns_getaddrinfo_request *ut_req;
 };
 
+static void	up_resolve(struct upstream *);
 static void	up_dns_cb(int, struct evutil_addrinfo *, void *);
 static void	up_resolved(struct upstream *);
 static void	up_literal(struct upstream *, const struct addr *);
@@ -61,11 +62,7 @@ void
 upstream_start(struct upstream *up, struct conn *cn, const char *host,
     uint16_t port, upstream_cb *cb)
 {
-	struct evutil_addrinfo	 hints;
-	struct addr		 lit;
-	struct up_ticket	*t;
-	struct evdns_getaddrinfo_request *req;
-	char			 sport[UP_PORT_STRLEN];
+	struct addr	 lit;
 
 	upstream_cancel(up);
 	memset(up, 0, sizeof(*up));
@@ -80,31 +77,42 @@ upstream_start(struct upstream *up, struct conn *cn, const char *host,
 	up->up_timer = evtimer_new(tw_env.tw_base, up_timer_cb, up);
 	if (up->up_timer == NULL) {
 		/* Without the timer nothing could report: fatal here would
-		 * take every flow down, so fail this one loudly instead. */
+		 * take every flow down, so this one waits for its idle
+		 * timeout instead. */
 		log_warnx("%s: out of memory", __func__);
 		up->up_active = 0;
 		return;
 	}
 	up_arm(up, up->up_deadline);
-	if (addr_parse_ip(host, &lit) == 0) {
+	if (addr_parse_ip(host, &lit) == 0)
 		up_literal(up, &lit);
-		return;
-	}
+	else
+		up_resolve(up);
+}
+
+static void
+up_resolve(struct upstream *up)
+{
+	struct evutil_addrinfo	 hints;
+	struct up_ticket	*t;
+	struct evdns_getaddrinfo_request *req;
+	char			 sport[UP_PORT_STRLEN];
+
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		up_finish(up, UP_ERR_INTERNAL);
 		return;
 	}
 	memset(&hints, 0, sizeof(hints));
 	/* No AI_ADDRCONFIG: libevent would probe interfaces with UDP
-	 * sockets it is not allowed to create here. */
+	 * sockets and connect(), for nothing we need. */
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	snprintf(sport, sizeof(sport), "%u", (unsigned)port);
+	snprintf(sport, sizeof(sport), "%u", (unsigned)up->up_port);
 	t->ut_up = up;
 	up->up_ticket = t;
 	up->up_dns_sync = 1;
-	req = evdns_getaddrinfo(tw_env.tw_dns, host, sport, &hints,
+	req = evdns_getaddrinfo(tw_env.tw_dns, up->up_host, sport, &hints,
 	    up_dns_cb, t);
 	up->up_dns_sync = 0;
 	/* Answered already (from /etc/hosts, or an error): the callback
@@ -184,49 +192,57 @@ up_literal(struct upstream *up, const struct addr *lit)
 	up_try_next(up);
 }
 
+/* Start connecting to one address: 1 in progress, 0 failed at once
+ * (try the next), -1 out of resources. */
+static int
+up_attempt(struct upstream *up, const struct evutil_addrinfo *ai)
+{
+	uint64_t	 now, share;
+	int		 fd;
+
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		up->up_errno = errno;
+		return errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM ? -1 : 0;
+	}
+	if (connect(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) == -1 &&
+	    errno != EINPROGRESS) {
+		up->up_errno = errno;
+		close(fd);
+		return 0;
+	}
+	up->up_fd = fd;
+	up->up_wev = event_new(tw_env.tw_base, fd, EV_WRITE, up_connect_cb,
+	    up);
+	if (up->up_wev == NULL || event_add(up->up_wev, NULL) == -1)
+		return -1;
+	/* This address's share of the time left. */
+	now = util_now_usec();
+	share = up->up_deadline > now ?
+	    (up->up_deadline - now) / (uint64_t)(up->up_nleft + 1) : 0;
+	if (share < UP_ATTEMPT_MIN_USEC)
+		share = UP_ATTEMPT_MIN_USEC;
+	up_arm(up, MIN(now + share, up->up_deadline));
+	return 1;
+}
+
 static void
 up_try_next(struct upstream *up)
 {
 	struct evutil_addrinfo	*ai;
-	uint64_t		 now, share;
-	int			 fd;
+	int			 r;
 
 	while ((ai = up->up_next) != NULL) {
 		up->up_next = ai->ai_next;
 		up->up_nleft--;
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
-		if (fd == -1) {
-			up->up_errno = errno;
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				up_finish(up, UP_ERR_INTERNAL);
-				return;
-			}
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) == 0 ||
-		    errno == EINPROGRESS) {
-			up->up_fd = fd;
-			up->up_wev = event_new(tw_env.tw_base, fd, EV_WRITE,
-			    up_connect_cb, up);
-			if (up->up_wev == NULL ||
-			    event_add(up->up_wev, NULL) == -1) {
-				up_finish(up, UP_ERR_INTERNAL);
-				return;
-			}
-			/* This address's share of the time left. */
-			now = util_now_usec();
-			share = up->up_deadline > now ?
-			    (up->up_deadline - now) / (uint64_t)(up->up_nleft + 1) :
-			    0;
-			if (share < UP_ATTEMPT_MIN_USEC)
-				share = UP_ATTEMPT_MIN_USEC;
-			up_arm(up, MIN(now + share, up->up_deadline));
+		if ((r = up_attempt(up, ai)) == 1)
+			return;
+		if (r == -1) {
+			up_finish(up, UP_ERR_INTERNAL);
 			return;
 		}
-		up->up_errno = errno;
-		close(fd);
 	}
 	up_finish(up, up->up_errno == ETIMEDOUT ? UP_ERR_TIMEOUT :
 	    UP_ERR_CONNECT);

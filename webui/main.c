@@ -153,9 +153,6 @@ main(int argc, char *argv[])
 	ch.ch_sandbox |= sandbox_confine(&so);
 
 	child_ready(&ch, base, webui_dispatch, &wu);
-#ifdef MITMD_TESTHOOKS
-	child_testhook_sigsys(base);
-#endif
 	event_base_dispatch(base);
 	return (0);
 }

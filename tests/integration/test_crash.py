@@ -49,8 +49,15 @@ def test_kill_worker_under_traffic(mitmd_factory, https_origin):
         futs = [ex.submit(st.read_all) for st in streams]
         os.kill(victim, signal.SIGKILL)
         # New connections succeed right away, on the survivor.
-        for _ in range(NEW_AFTER_KILL):
-            r = client.tunnel_tls(m.proxy_port, https_origin, "/bytes/3000")
+        for i in range(NEW_AFTER_KILL):
+            try:
+                r = client.tunnel_tls(m.proxy_port, https_origin,
+                                      "/bytes/3000")
+            except OSError as e:
+                raise AssertionError(
+                    f"new connection {i + 1} after kill -9 of worker "
+                    f"{victim} failed: {e!r} (handed to the dead "
+                    "worker and dropped?)") from e
             assert r.status == 200 and r.body == origins.body(3000)
         concurrent.futures.wait(futs, timeout=60)
     want = origins.body_sha256(SLOW_SIZE)

@@ -70,15 +70,17 @@ def test_status_counts_connections(shared_mitmd, shared_https_origin):
     m = shared_mitmd
     before = sum(p["total"] for p in m.status()["processes"]
                  if p["role"] == "tlsworker")
+    # About 15 s of body: open for longer than a status period (1 s); the
+    # test closes it as soon as status has shown it.
     st = client.TunnelStream(m.proxy_port, shared_https_origin,
-                             "/slow/262144/100")
+                             "/slow/10485760/100")
     try:
         util.wait_until(lambda: sum(
             p["open"] for p in m.status()["processes"]
             if p["role"] == "tlsworker") >= 1, 10,
             "an open connection in mitmctl status")
     finally:
-        st.read_all()
+        st.close()
     util.wait_until(lambda: sum(
         p["total"] for p in m.status()["processes"]
         if p["role"] == "tlsworker") > before, 10, "the total to grow")

@@ -109,6 +109,7 @@ def test_100mib_through_nginx_rss_bounded(mitmd_factory, nginx_origin):
     assert n == BIG
     assert h.hexdigest() == digest
     growth = {p: peak.get(p, 0) - base.get(p, 0) for p in workers}
+    print(f"worker VmRSS KiB: base {base} peak {peak}")
     assert max(growth.values()) < RSS_GROWTH_MAX_KIB, \
         f"worker VmRSS grew by {growth} KiB (base {base}, peak {peak})"
     # The flow went through the proxy, and its close line counts it.

@@ -172,6 +172,7 @@ class Mitmd:
                 self.pid = kids[0]
         except AssertionError:
             self.close(check=False)
+            self.cleanup()
             raise
         return self
 

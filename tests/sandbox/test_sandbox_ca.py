@@ -117,6 +117,11 @@ def _needles(keyfile, certfile):
     return needles
 
 
+def _unescape(s):
+    """strace -xx prints even the -yy path of an fd as \\xNN escapes."""
+    return re.sub(r"\\x([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), s)
+
+
 SYSCALL_RE = re.compile(r"^(\d+)\s+(?:<\.\.\. )?(\w+)\((\d+)(<[^>]*>)?")
 
 
@@ -155,7 +160,8 @@ def test_no_key_material_in_ipc(mitmd_factory, tmp_path):
     with open(trace, errors="replace") as f:
         for line in f:
             mt = SYSCALL_RE.match(line)
-            fdpath = mt.group(4)[1:-1] if mt and mt.group(4) else ""
+            fdpath = _unescape(mt.group(4)[1:-1]) if mt and mt.group(4) \
+                else ""
             hit = [n for n in needles if n in line]
             if cert_needle in line and not fdpath.startswith("/"):
                 cert_seen += 1

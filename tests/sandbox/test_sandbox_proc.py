@@ -82,10 +82,11 @@ def test_chroot(m):
 
 
 def test_not_dumpable_certd(m):
-    """certd is not dumpable: its /proc files belong to root."""
+    """certd is not dumpable: its /proc files (mem, environ) are root's,
+    not its own user's, so no process of that uid can read its memory."""
     pid = m.pids("certd")[0]
-    assert os.stat(f"/proc/{pid}/mem").st_uid == 0
-    assert os.stat(f"/proc/{pid}").st_uid == 0
+    for f in ("mem", "environ", "status"):
+        assert os.stat(f"/proc/{pid}/{f}").st_uid == 0, f
 
 
 def test_only_channel_fds(m):

@@ -5,6 +5,7 @@ pid that becomes ready, and no other child is touched."""
 
 import os
 import signal
+import urllib.request
 
 import pytest
 
@@ -70,7 +71,6 @@ def test_forbidden_syscall_kills_and_respawns(m, role, origin_cert):
     finally:
         o.close()
     if role in ("certd", "webui"):
-        import urllib.request
         opener = urllib.request.build_opener(
             urllib.request.ProxyHandler({}))
 

@@ -131,8 +131,15 @@ bench: deps all
 	@tests/bench/run.sh
 
 lint:
-	cppcheck --quiet --error-exitcode=1 --std=c11 -I. --inline-suppr \
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--std=c11 -I. --inline-suppr \
 		--suppress=missingIncludeSystem $(COMMON_SRCS) $(foreach r,$(ROLES),$(wildcard $(r)/*.c))
+
+# clang-tidy with .clang-tidy, one file per job; any warning fails.
+tidy:
+	printf '%s\n' $(COMMON_SRCS) $(foreach r,$(ROLES),$(wildcard $(r)/*.c)) | \
+		xargs -P$$(nproc) -I{} clang-tidy --quiet --warnings-as-errors='*' {} \
+		-- -std=c11 -D_GNU_SOURCE -I. -DMITMD_LIBEXECDIR='"x"' -DMITMD_TESTHOOKS
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
@@ -145,6 +152,6 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps run check bench lint format install clean unit-bins fuzz-bins
+.PHONY: all deps run check bench lint tidy format install clean unit-bins fuzz-bins
 .DELETE_ON_ERROR:
 .SECONDARY:

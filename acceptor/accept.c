@@ -196,6 +196,8 @@ acceptor_accept_cb(int fd, short ev, void *arg)
 			return;
 		}
 		len = sizeof(ss);
+		/* Logged on a refused address: defined even if short. */
+		ss.ss_family = AF_UNSPEC;
 		cfd = accept4(fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd == -1) {
@@ -260,7 +262,7 @@ acceptor_shed(struct acceptor *acc, int lfd)
 	/* No fd for a reserve either: wait instead of spinning. */
 	acceptor_pause(acc);
 	tv.tv_sec = 0;
-	tv.tv_usec = ACCEPTOR_RETRY_MSEC * 1000;
+	tv.tv_usec = (suseconds_t)ACCEPTOR_RETRY_MSEC * 1000;
 	evtimer_add(acc->ac_retry_ev, &tv);
 	return (-1);
 }
@@ -275,7 +277,7 @@ acceptor_retry_cb(int fd, short ev, void *arg)
 	(void)ev;
 	if (acceptor_reserve(acc) == -1) {
 		tv.tv_sec = 0;
-		tv.tv_usec = ACCEPTOR_RETRY_MSEC * 1000;
+		tv.tv_usec = (suseconds_t)ACCEPTOR_RETRY_MSEC * 1000;
 		evtimer_add(acc->ac_retry_ev, &tv);
 		return;
 	}
@@ -313,11 +315,10 @@ acceptor_conn(struct acceptor_listener *ls, int cfd,
     const struct sockaddr_storage *ss, socklen_t sslen)
 {
 	struct acceptor *acc = ls->ls_acc;
-	struct acceptor_worker *aw;
 	struct conn_meta cm;
 	char	 cbuf[ADDR_STRLEN];
-	int	 w, fd;
 
+	memset(&cm, 0, sizeof(cm));
 	if (acceptor_meta(ls, cfd, ss, sslen, &cm) == -1) {
 		log_warnx("conn=%llu: client address of family %d",
 		    (unsigned long long)cm.cm_id, ss->ss_family);
@@ -333,40 +334,12 @@ acceptor_conn(struct acceptor_listener *ls, int cfd,
 		close(cfd);
 		return;
 	}
-	/*
-	 * The caller checked that a worker can take it. ipc_send owns the fd
-	 * it is given, so each try sends a duplicate: a worker that died
-	 * since its last message fails the send, is dropped, and the next
-	 * least-loaded worker gets the client instead.
-	 */
-	for (;;) {
-		if ((w = acceptor_choose(acc)) == -1) {
-			log_warnx("conn=%llu client=%s: no worker can take it",
-			    (unsigned long long)cm.cm_id, cbuf);
-			close(cfd);
-			return;
-		}
-		aw = &acc->ac_workers[w];
-		acc->ac_rr = ((uint32_t)w + 1) % CONF_MAX_WORKERS;
-		if ((fd = fcntl(cfd, F_DUPFD_CLOEXEC, 0)) == -1) {
-			log_warn("conn=%llu: dup", (unsigned long long)cm.cm_id);
-			close(cfd);
-			return;
-		}
-		if (ipc_send_conn_handoff(aw->aw_chan, 0, fd, &cm) == 0)
-			break;
-		log_warnx("conn=%llu client=%s: handoff to worker %u failed, "
-		    "trying another", (unsigned long long)cm.cm_id, cbuf,
-		    aw->aw_index);
-		acceptor_worker_drop(aw, "send failed");
-	}
-	close(cfd);
-	aw->aw_inflight++;
-	aw->aw_handed++;
+	/* The caller checked that a worker can take it. */
+	if (acceptor_handoff(acc, cfd, &cm) == -1)
+		return;
 	acc->ac_total++;
-	log_debug("conn=%llu client=%s listener=%u worker=%u inflight=%u",
-	    (unsigned long long)cm.cm_id, cbuf, ls->ls_id, aw->aw_index,
-	    aw->aw_inflight);
+	log_debug("conn=%llu client=%s listener=%u", (unsigned long long)
+	    cm.cm_id, cbuf, ls->ls_id);
 }
 
 void

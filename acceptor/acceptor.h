@@ -17,6 +17,7 @@
 
 #include "common/addr.h"
 #include "common/conf.h"
+#include "common/proto.h"
 
 struct event;
 struct event_base;
@@ -43,12 +44,24 @@ struct acceptor_load {
 	uint32_t al_inflight;	/* handed off, not acknowledged */
 };
 
+/*
+ * A handoff the worker has not acknowledged yet. The acceptor keeps its
+ * own copy of the client fd until the ack: a worker that dies before it
+ * takes the connection (its channel may still accept the send) loses
+ * nobody; the client goes to another worker.
+ */
+struct acceptor_pending {
+	struct conn_meta ap_meta;
+	int		 ap_fd;
+};
+
 struct acceptor_worker {
 	struct acceptor	*aw_acc;
 	struct ipc_chan	*aw_chan;	/* NULL: no worker in this slot */
 	uint32_t	 aw_index;
 	uint32_t	 aw_open;
-	uint32_t	 aw_inflight;
+	uint32_t	 aw_inflight;	/* entries used in aw_pending */
+	struct acceptor_pending aw_pending[ACCEPTOR_MAX_INFLIGHT];
 	uint32_t	 aw_pid;
 	uint64_t	 aw_handed;	/* handoffs sent, for debugging */
 };
@@ -120,6 +133,9 @@ void	acceptor_exit(struct acceptor *, int status)
 void	acceptor_worker_attach(struct acceptor *, uint32_t index, uint32_t pid,
 	    int fd);
 void	acceptor_worker_drop(struct acceptor_worker *, const char *why);
+/* Hand a client to the least-loaded worker; owns cfd (kept until the
+ * worker's ack). 0, or -1 when no worker could take it (cfd closed). */
+int	acceptor_handoff(struct acceptor *, int cfd, const struct conn_meta *);
 /* Called whenever the in-flight count falls: resume, or exit if draining. */
 void	acceptor_capacity_changed(struct acceptor *);
 

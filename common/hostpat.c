@@ -122,7 +122,7 @@ hostpat_parse_cidr(const char *s, struct hostpat *hp, const char **errstr)
 int
 hostpat_parse(const char *s, struct hostpat *hp, const char **errstr)
 {
-	char   name[HOSTPAT_MAXLEN + 1];
+	char   name[HOSTPAT_MAXLEN + 1] = "";
 	size_t len, i;
 
 	memset(hp, 0, sizeof(*hp));

@@ -23,7 +23,8 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define IPC_MAX_QUEUE	 (8u * 1024 * 1024) /* bytes queued to one peer */
+/* Bytes queued to one peer. */
+#define IPC_MAX_QUEUE	 ((size_t)8 * 1024 * 1024)
 #define IPC_READ_BATCH	 64		    /* messages per read event */
 #define IPC_MAX_RECV_FDS 4 /* room to notice (and close) extra fds */
 #define IPC_BUFSZ	 (sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
@@ -212,9 +213,10 @@ ipc_out_new(uint32_t type, uint32_t reqid, int fd, const void *data,
 static int
 ipc_flush_queue(struct ipc_chan *c)
 {
-	struct ipc_out *o;
+	struct ipc_out *o, *next;
 
-	while ((o = TAILQ_FIRST(&c->ic_out)) != NULL) {
+	for (o = TAILQ_FIRST(&c->ic_out); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, io_entry);
 		if (ipc_sendmsg(c->ic_fd, o->io_buf, o->io_len, o->io_fd) == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == ENOBUFS)
@@ -409,6 +411,8 @@ ipc_read_cb(evutil_socket_t fd, short ev, void *arg)
 		n = ipc_recvmsg(fd, ipc_rbuf, sizeof(ipc_rbuf), &rfd, &why);
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
+		if (n == -1 && errno == ECONNRESET)
+			n = 0; /* the peer died with data unread: also an end */
 		if (n == -1 || n == 0) {
 			ipc_fail(c, n == 0 ? IPC_ERR_EOF : IPC_ERR_IO,
 			    n == 0 ? "end of file" : strerror(errno));
@@ -496,12 +500,10 @@ ipc_send_log(struct ipc_chan *c, int prio, uint32_t flags, const char *text)
 {
 	uint8_t		buf[sizeof(struct ipc_log) + IPC_LOG_MAX];
 	struct ipc_log	l;
-	size_t		n = strlen(text);
+	size_t		n = strnlen(text, IPC_LOG_MAX);
 
 	if (n == 0)
 		text = " ", n = 1;
-	if (n > IPC_LOG_MAX)
-		n = IPC_LOG_MAX;
 	l.il_prio = (uint32_t)prio;
 	l.il_flags = flags;
 	memcpy(buf, &l, sizeof(l));
@@ -549,7 +551,7 @@ ipc_send_ctl_result(struct ipc_chan *c, uint32_t reqid, int ok,
 {
 	uint8_t		  buf[sizeof(struct ctl_result) + IPC_TEXT_MAX];
 	struct ctl_result r = { .ctr_ok = ok };
-	size_t		  n = MIN(strlen(text), (size_t)IPC_TEXT_MAX);
+	size_t		  n = strnlen(text, IPC_TEXT_MAX);
 
 	memcpy(buf, &r, sizeof(r));
 	memcpy(buf + sizeof(r), text, n);

@@ -12,11 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "common/log.h"
+#include "common/util.h"
 #include "master/master.h"
 
 #define KMSG_RECORD_MAX 8192 /* one /dev/kmsg read returns one record */
 #define KMSG_SCAN_MAX	4096 /* records looked at per lookup */
+#define KMSG_RETRY_USEC	20000 /* a late audit record: look again after */
+#define KMSG_RETRIES	25    /* ... this many times (half a second) */
 
 static int kmsg_fd = -1;
 
@@ -47,7 +52,7 @@ kmsg_field(const char *rec, const char *key)
 	return -1;
 }
 
-void
+int
 kmsg_syscall(pid_t pid, char *buf, size_t size)
 {
 	char	 rec[KMSG_RECORD_MAX];
@@ -58,7 +63,7 @@ kmsg_syscall(pid_t pid, char *buf, size_t size)
 
 	snprintf(buf, size, "syscall unknown (no kernel audit record)");
 	if (kmsg_fd == -1)
-		return;
+		return -1;
 	for (i = 0; i < KMSG_SCAN_MAX; i++) {
 		n = read(kmsg_fd, rec, sizeof(rec) - 1);
 		if (n == -1 && errno == EPIPE)
@@ -75,6 +80,69 @@ kmsg_syscall(pid_t pid, char *buf, size_t size)
 		snprintf(buf, size, "syscall %ld (%s)", nr,
 		    name ? name : "?");
 		free(name);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * The kernel may write the audit record a moment after the parent reaps
+ * the child: look again on a short timer before logging without it.
+ */
+struct kmsg_wait {
+	struct event	*kw_ev;
+	pid_t		 kw_pid;
+	int		 kw_tries;
+	char		 kw_label[48];
+};
+
+static void
+kmsg_log(const struct kmsg_wait *kw, const char *sc)
+{
+	log_warnx("%s (pid %d) killed by SIGSYS: sandbox violation, %s",
+	    kw->kw_label, (int)kw->kw_pid, sc);
+}
+
+static void
+kmsg_retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct kmsg_wait *kw = arg;
+	struct timeval	  tv = { 0, KMSG_RETRY_USEC };
+	char		  sc[96];
+
+	(void)fd;
+	(void)ev;
+	if (kmsg_syscall(kw->kw_pid, sc, sizeof(sc)) == -1 &&
+	    ++kw->kw_tries < KMSG_RETRIES) {
+		evtimer_add(kw->kw_ev, &tv);
 		return;
 	}
+	kmsg_log(kw, sc);
+	event_free(kw->kw_ev);
+	free(kw);
+}
+
+void
+kmsg_log_sigsys(struct event_base *base, pid_t pid, const char *label)
+{
+	struct kmsg_wait *kw;
+	struct timeval	  tv = { 0, KMSG_RETRY_USEC };
+	char		  sc[96];
+
+	if (kmsg_syscall(pid, sc, sizeof(sc)) == 0 || kmsg_fd == -1 ||
+	    (kw = calloc(1, sizeof(*kw))) == NULL) {
+		struct kmsg_wait now = { NULL, pid, 0, "" };
+
+		util_strlcpy(now.kw_label, label, sizeof(now.kw_label));
+		kmsg_log(&now, sc);
+		return;
+	}
+	kw->kw_pid = pid;
+	util_strlcpy(kw->kw_label, label, sizeof(kw->kw_label));
+	if ((kw->kw_ev = evtimer_new(base, kmsg_retry_cb, kw)) == NULL) {
+		kmsg_log(kw, sc);
+		free(kw);
+		return;
+	}
+	evtimer_add(kw->kw_ev, &tv);
 }

@@ -26,6 +26,16 @@ static struct master master_state;
 static char	*reload_err;	/* capture of parse errors during reload */
 static size_t	 reload_errsz;
 
+/* Before syslog is set up (and for -n): bare lines on stderr, so config
+ * errors read "file:line: message". */
+static void
+stderr_sink(int prio, uint32_t flags, const char *msg)
+{
+	(void)prio;
+	(void)flags;
+	fprintf(stderr, "%s\n", msg);
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
@@ -326,6 +336,7 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	log_init("master", master->m_verbose);
+	log_set_sink(stderr_sink);
 	if ((master->m_conf = load_conf(master->m_conffile)) == NULL)
 		exit(1);
 	if (check) {

@@ -90,8 +90,11 @@ void	notify_send(const char *state);
 /* kmsg.c */
 void	kmsg_open(void);
 /* "syscall 101 (ptrace)" for a child the seccomp filter killed, from the
- * kernel's audit record; "syscall unknown (...)" when it cannot be read. */
-void	kmsg_syscall(pid_t, char *, size_t);
+ * kernel's audit record; "syscall unknown (...)" and -1 when it is not
+ * there (yet). */
+int	kmsg_syscall(pid_t, char *, size_t);
+/* Log a SIGSYS death with its syscall, waiting briefly for the record. */
+void	kmsg_log_sigsys(struct event_base *, pid_t, const char *label);
 
 /* control.c */
 void	control_init(void);

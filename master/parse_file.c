@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "master/conf.h"
 
-#define CONF_FILE_MAX (1024 * 1024) /* bytes of a config file */
+#define CONF_FILE_MAX ((size_t)1024 * 1024) /* bytes of a config file */
 
 /* The whole file in memory, refused past CONF_FILE_MAX. */
 static char *
@@ -43,8 +43,8 @@ conf_read(const char *path, size_t *lenp)
 		log_warnx("%s: writable by every user; refusing it", path);
 		goto fail;
 	}
-	if (st.st_size > CONF_FILE_MAX) {
-		log_warnx("%s: larger than %d bytes", path, CONF_FILE_MAX);
+	if (st.st_size > (off_t)CONF_FILE_MAX) {
+		log_warnx("%s: larger than %zu bytes", path, CONF_FILE_MAX);
 		goto fail;
 	}
 	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL) {
@@ -65,7 +65,7 @@ conf_read(const char *path, size_t *lenp)
 		len += (size_t)n;
 	}
 	if (len > CONF_FILE_MAX) {
-		log_warnx("%s: larger than %d bytes", path, CONF_FILE_MAX);
+		log_warnx("%s: larger than %zu bytes", path, CONF_FILE_MAX);
 		goto fail;
 	}
 	close(fd);

@@ -458,13 +458,11 @@ proc_by_pid(pid_t pid)
 static void
 proc_log_death(struct proc *p, int st)
 {
-	char	lbl[32], sc[96];
+	char	lbl[32];
 
 	proc_label(p, lbl, sizeof(lbl));
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS) {
-		kmsg_syscall(p->p_pid, sc, sizeof(sc));
-		log_warnx("%s (pid %d) killed by SIGSYS: sandbox violation, "
-		    "%s", lbl, (int)p->p_pid, sc);
+		kmsg_log_sigsys(master->m_base, p->p_pid, lbl);
 	} else if (WIFSIGNALED(st)) {
 		log_warnx("%s (pid %d) killed by signal %d (%s)", lbl,
 		    (int)p->p_pid, WTERMSIG(st), strsignal(WTERMSIG(st)));
@@ -487,7 +485,7 @@ proc_schedule_respawn(struct proc *p)
 	if (ran > (uint64_t)MASTER_STABLE_SEC * 1000000u)
 		p->p_backoff_ms = MASTER_BACKOFF_MIN_MS;
 	tv.tv_sec = p->p_backoff_ms / 1000;
-	tv.tv_usec = (p->p_backoff_ms % 1000) * 1000;
+	tv.tv_usec = (suseconds_t)(p->p_backoff_ms % 1000) * 1000;
 	p->p_state = PROC_BACKOFF;
 	evtimer_add(p->p_respawn, &tv);
 	p->p_backoff_ms = MIN(p->p_backoff_ms * 2, MASTER_BACKOFF_MAX_MS);

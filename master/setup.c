@@ -36,13 +36,11 @@ extern char **environ;
 static void
 setup_join(char *dst, size_t size, const char *dir, const char *name)
 {
-	size_t dl = strlen(dir), nl = strlen(name);
+	int n;
 
-	if (dl + 1 + nl + 1 > size)
+	n = snprintf(dst, size, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= size)
 		fatalx("path too long: %s/%s", dir, name);
-	memcpy(dst, dir, dl);
-	dst[dl] = '/';
-	memcpy(dst + dl + 1, name, nl + 1);
 }
 
 /* Make a config path absolute against the directory mitmd started in, so
@@ -80,13 +78,19 @@ setup_rlimits(void)
 {
 	struct rlimit	 rl;
 	FILE		*f;
+	char		 line[32], *ep;
 	unsigned long	 nr_open = 0;
 
 	if (!master->m_privileged || getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
 	if ((f = fopen("/proc/sys/fs/nr_open", "r")) != NULL) {
-		if (fscanf(f, "%lu", &nr_open) != 1)
-			nr_open = 0;
+		if (fgets(line, sizeof(line), f) != NULL) {
+			errno = 0;
+			nr_open = strtoul(line, &ep, 10);
+			if (ep == line || (*ep != '\n' && *ep != '\0') ||
+			    errno != 0)
+				nr_open = 0;
+		}
 		fclose(f);
 	}
 	if (nr_open > rl.rlim_max) {

@@ -26,7 +26,8 @@
 
 #define SYSLOG_LINE_MAX	 (IPC_LOG_MAX + 128)
 #define SYSLOG_RETRY_SEC 1	      /* reconnect at most this often */
-#define SYSLOG_QUEUE_MAX (16 * 1024) /* lines held while the daemon lags */
+/* Lines held while the daemon lags. */
+#define SYSLOG_QUEUE_MAX ((size_t)16 * 1024)
 #define SYSLOG_CLOSE_USEC 1000000    /* flush time at exit */
 
 /*
@@ -93,9 +94,10 @@ msyslog_reset(void)
 static int
 msyslog_flush(void)
 {
-	struct ms_line *l;
+	struct ms_line *l, *next;
 
-	while ((l = TAILQ_FIRST(&ms_queue)) != NULL) {
+	for (l = TAILQ_FIRST(&ms_queue); l != NULL; l = next) {
+		next = TAILQ_NEXT(l, ml_entry);
 		if (send(ms_fd, l->ml_text, l->ml_len, MSG_NOSIGNAL) == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == ENOBUFS)

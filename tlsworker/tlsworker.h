@@ -38,12 +38,12 @@ struct conn;
 
 /* Buffers of the plain-HTTP path: stop reading one side when the other's
  * output passes HIGH, start again below LOW. */
-#define TW_HIGH_WM	 (256 * 1024)
-#define TW_LOW_WM	 (64 * 1024)
+#define TW_HIGH_WM	 ((size_t)256 * 1024)
+#define TW_LOW_WM	 ((size_t)64 * 1024)
 /* After an error response: how long and how much we read and discard so
  * that closing does not reset the connection under the response. */
 #define TW_LINGER_SEC	 5
-#define TW_LINGER_BYTES	 (1024 * 1024)
+#define TW_LINGER_BYTES	 ((size_t)1024 * 1024)
 /* fds one connection may hold: client, upstream, two pipes. */
 #define TW_FDS_PER_CONN	 6
 #define TW_FDS_RESERVE	 64

@@ -70,7 +70,8 @@ static int
 webui_ca_facts(struct webui_ca *wc, X509 *x)
 {
 	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0, i;
+	unsigned int	 mdlen = 0;
+	size_t		 i;
 	struct tm	 tm;
 
 	if (!X509_digest(x, EVP_sha256(), md, &mdlen) ||

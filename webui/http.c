@@ -111,7 +111,7 @@ webui_accept_error(struct evconnlistener *lev, void *arg)
 	for (i = 0; i < wu->wu_nls; i++)
 		evconnlistener_disable(wu->wu_ls[i]);
 	tv.tv_sec = 0;
-	tv.tv_usec = WEBUI_PAUSE_MSEC * 1000;
+	tv.tv_usec = (suseconds_t)WEBUI_PAUSE_MSEC * 1000;
 	evtimer_add(wu->wu_pause_ev, &tv);
 	log_warnx("accept: %s; pausing for %d ms", strerror(err),
 	    WEBUI_PAUSE_MSEC);

@@ -68,7 +68,7 @@ class Mitmd:
 
     def __init__(self, rules=(), extra=(), workers=2, webui=True,
                  drain=DEFAULT_DRAIN, run_as=None, base=None,
-                 argv_prefix=(), start=True):
+                 argv_prefix=(), start=True, bindir=None):
         self.base = base or tempdir()
         self.state_dir = os.path.join(self.base, "state")
         self.run_dir = os.path.join(self.base, "run")
@@ -80,6 +80,9 @@ class Mitmd:
         self.run_as = run_as
         self.drain = drain
         self.argv_prefix = list(argv_prefix)
+        # Another build (the release one): its mitmd execs the children
+        # from the directory it was built for.
+        self.bindir = bindir or BUILD
         self.proxy_port, self.webui_port = util.free_ports(2)
         self.has_webui = webui
         self.syslog = Syslog(os.path.join(self.base, "log"))
@@ -155,7 +158,8 @@ class Mitmd:
             kw = {"user": self.run_as[0], "group": self.run_as[1],
                   "extra_groups": []}
         self.proc = subprocess.Popen(
-            [*self.argv_prefix, binary("mitmd"), "-d", "-f", self.conf],
+            [*self.argv_prefix, os.path.join(self.bindir, "mitmd"), "-d",
+             "-f", self.conf],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.stderr_path, "wb"), env=env,
             start_new_session=True, **kw)
@@ -287,7 +291,8 @@ class Mitmd:
     # --- control ----------------------------------------------------------
 
     def ctl(self, *args, check=True, timeout=CTL_TIMEOUT):
-        p = subprocess.run([binary("mitmctl"), "-s", self.ctl_sock, *args],
+        p = subprocess.run([os.path.join(self.bindir, "mitmctl"), "-s",
+                            self.ctl_sock, *args],
                            capture_output=True, text=True, timeout=timeout)
         if check and p.returncode != 0:
             raise AssertionError(f"mitmctl {' '.join(args)} exited "

@@ -119,6 +119,21 @@ worker_ack(int ws, uint64_t id, uint32_t open)
 	ipc_send_sync(ws, IMSG_CONN_ACK, 0, -1, &wl, sizeof(wl));
 }
 
+/* Take and acknowledge every handoff waiting on a worker; the count. */
+static int
+worker_take_all(int ws, struct event_base *base)
+{
+	struct conn_meta cm;
+	int n = 0;
+
+	while (worker_recv(ws, &cm, NULL) == 1) {
+		worker_ack(ws, cm.cm_id, 0);
+		n++;
+	}
+	pump(base);
+	return (n);
+}
+
 /* 1 if the peer closed the client socket (EOF or reset). */
 static int
 closed_by_peer(int s)
@@ -225,20 +240,31 @@ main(void)
 	    worker_recv(w0[1], &cm2, NULL) == 0, "least loaded worker chosen");
 	close(c);
 
-	/* A respawned worker 0: the old channel and its count go. */
+	/* A respawned worker 0: the old channel and its count go, and the
+	 * clients it never acknowledged go to worker 1. */
+	n = (int)acc.ac_workers[0].aw_inflight;
 	close(w0[1]);
 	socketpair(AF_UNIX, SOCK_SEQPACKET, 0, w0);
 	acceptor_worker_attach(&acc, 0, 102, w0[0]);
-	ok(acc.ac_workers[0].aw_inflight == 0 &&
-	    acc.ac_workers[0].aw_pid == 102, "replaced: in flight forgotten");
+	ok(acc.ac_workers[0].aw_pid == 102, "replaced: new pid");
+	/* Worker 1 had one of its own; past the cap a client is closed. */
+	ok(acc.ac_workers[1].aw_inflight == ((uint32_t)n + 1 <
+	    ACCEPTOR_MAX_INFLIGHT ? (uint32_t)n + 1 : ACCEPTOR_MAX_INFLIGHT),
+	    "replaced: unacknowledged clients moved to worker 1");
 
-	/* Worker 1 dies: dropped, the acceptor goes on. */
+	/* Worker 1 dies before acknowledging: its clients go to worker 0,
+	 * the acceptor goes on. */
+	n = (int)acc.ac_workers[1].aw_inflight;
 	close(w1[1]);
 	pump(base);
 	ok(acc.ac_workers[1].aw_chan == NULL, "worker EOF: channel dropped");
+	ok(worker_take_all(w0[1], base) == n && acc.ac_workers[0].aw_inflight
+	    == 0, "worker EOF: its clients handed to worker 0");
 	c = client(port);
 	pump(base);
 	ok(worker_recv(w0[1], &cm, &fd) == 1, "goes on with the other worker");
+	worker_ack(w0[1], cm.cm_id, 1);
+	pump(base);
 	close(fd);
 	close(c);
 
@@ -275,6 +301,8 @@ main(void)
 	c = client(port);
 	pump(base);
 	ok(worker_recv(w0[1], &cm, NULL) == 1, "after the limit: accepting");
+	worker_ack(w0[1], cm.cm_id, 1);
+	pump(base);
 	close(c);
 
 	/* No worker can take one: the listener pauses, nothing spins. */

@@ -119,6 +119,11 @@ suite_lint() {
 	fi
 	if build/mitmd -n -f etc/mitmd.conf; then pass; else
 		fail "lint: mitmd -n etc/mitmd.conf"; fi
+	if make -s lint; then pass; else fail "lint: cppcheck"; fi
+	if make -s tidy >"$TMP/tidy.log" 2>&1; then pass; else
+		grep -E 'warning|error' "$TMP/tidy.log" | head -30
+		fail "lint: clang-tidy"
+	fi
 }
 
 suite_pytest() {

@@ -44,13 +44,13 @@ CFLAGS  += -DMITMD_TESTHOOKS
 endif
 
 # Libraries per role: each executable links only what it uses.
-PC_common    := libevent openssl libseccomp libcap
+PC_common    := libevent openssl libseccomp libcap sqlite3
 PC_master    := libevent libseccomp
 PC_mitmctl   :=
 PC_acceptor  := libevent libseccomp libcap
 PC_tlsworker := libevent libevent_openssl openssl libseccomp libcap
 PC_certd     := libevent openssl libseccomp libcap
-PC_webui     := libevent openssl libseccomp libcap
+PC_webui     := libevent openssl libseccomp libcap sqlite3
 pc_cflags = $(if $(1),$(shell $(PKG_CONFIG) --cflags $(1)))
 pc_libs   = $(if $(1),$(shell $(PKG_CONFIG) --libs $(1)))
 

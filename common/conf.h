@@ -33,6 +33,16 @@
 #define CONF_DEF_MAX_HEAD	65536 /* bytes of a request head */
 #define CONF_DEF_MAX_HEADERS	100   /* header lines of a request head */
 #define CONF_DEF_MAX_CONNS	10000 /* per worker */
+#define CONF_DEF_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
+#define CONF_DEF_TLS_MIN	0x0303 /* TLS 1.2 */
+#define CONF_DEF_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL"
+#define CONF_DEF_PT_AFTER	3     /* pinned-client failures that teach */
+#define CONF_DEF_PT_TTL		3600  /* seconds a learned passthrough lasts */
+#define CONF_DEF_CAPTURE_MAX	0     /* KiB of each body to the store */
+#define CONF_DEF_KEEP_FLOWS	100000
+#define CONF_DEF_KEEP_DAYS	7
+#define CONF_CIPHERS_MAX	512
+#define CONF_CAPTURE_MAX_KIB	32    /* a captured body fits one message */
 
 enum conf_action {
 	ACTION_BLOCK = 1,
@@ -43,6 +53,17 @@ enum conf_action {
 enum conf_ca_key {
 	CA_KEY_ECDSA_P256 = 1,
 	CA_KEY_RSA_3072,
+};
+
+enum conf_sink_kind {
+	SINK_FILE = 1,	/* "events file": an fd opened O_APPEND by master */
+	SINK_SOCKET,	/* "events socket": a listening Unix stream socket */
+};
+
+/* IMSG_CONF_SINK: carries the file or listening socket as its fd. */
+struct conf_sink {
+	uint32_t cs_kind;
+	uint32_t cs_pad;
 };
 
 enum conf_listener_kind {
@@ -62,6 +83,19 @@ struct conf_global {
 	uint32_t cg_max_conns;	 /* per worker */
 	uint32_t cg_ca_key;	 /* enum conf_ca_key */
 	uint32_t cg_verbose;	 /* log level: 0 info, 1+ debug */
+	/* TLS interception (tlsworker) */
+	uint32_t cg_tls_min;	 /* protocol version: 0x0303, 0x0304 */
+	uint32_t cg_verify;	 /* verify upstream certificates */
+	uint32_t cg_pt_after;	 /* "tls-passthrough learn after N" */
+	uint32_t cg_pt_ttl;	 /* seconds */
+	uint32_t cg_pt_all;	 /* learned for every client, not one */
+	uint32_t cg_capture_max; /* KiB of each body captured, 0 none */
+	/* the flow store (webui) */
+	uint32_t cg_keep_flows;
+	uint32_t cg_keep_days;
+	char	 cg_ciphers[CONF_CIPHERS_MAX];	/* TLS 1.2 cipher list */
+	char	 cg_ca_file[CONF_PATH_MAX];	/* upstream trust, read by
+						 * each worker before chroot */
 };
 
 /* IMSG_CONF_RULE: one policy rule; the first match wins, in order. */

@@ -574,3 +574,41 @@ ipc_get_ctl_result(const struct ipc_msg *m, int *ok, char *text, size_t size)
 	text[n] = '\0';
 	return 0;
 }
+
+int
+ipc_send_blob(struct ipc_chan *c, uint32_t type, uint32_t reqid,
+    const void *hdr, size_t hdrlen, const void *blob, size_t bloblen)
+{
+	uint8_t	*buf;
+	int	 rv;
+
+	if (hdrlen + bloblen > IPC_MAX_PAYLOAD ||
+	    (buf = malloc(hdrlen + bloblen ? hdrlen + bloblen : 1)) == NULL)
+		return -1;
+	memcpy(buf, hdr, hdrlen);
+	if (bloblen)
+		memcpy(buf + hdrlen, blob, bloblen);
+	rv = ipc_send(c, type, reqid, -1, buf, hdrlen + bloblen);
+	free(buf);
+	return rv;
+}
+
+int
+ipc_get_blob(const struct ipc_msg *m, uint32_t type, void *hdr, size_t hdrlen,
+    const uint8_t **blob, size_t *bloblen)
+{
+	if (m->im_hdr.ih_type != type || m->im_hdr.ih_len < hdrlen)
+		return -1;
+	memcpy(hdr, m->im_data, hdrlen);
+	*blob = m->im_data + hdrlen;
+	*bloblen = m->im_hdr.ih_len - hdrlen;
+	return 0;
+}
+
+int
+ipc_send_event(struct ipc_chan *c, const char *json, size_t len)
+{
+	if (len < 2 || len > IPC_EVENT_MAX)
+		return -1;
+	return ipc_send(c, IMSG_EVENT, 0, -1, json, len);
+}

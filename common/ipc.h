@@ -123,6 +123,16 @@ IPC_FIXED(ctl_proc, IMSG_CTL_PROC, struct ctl_proc)
 IPC_EMPTY(ctl_end, IMSG_CTL_END)
 IPC_EMPTY(ctl_reload, IMSG_CTL_RELOAD)
 IPC_EMPTY(ctl_stop, IMSG_CTL_STOP)
+IPC_FIXED(conf_sink, IMSG_CONF_SINK, struct conf_sink)
+IPC_FIXED(cert_req, IMSG_CERT_REQ, struct cert_req)
+IPC_EMPTY(ca_rotate, IMSG_CA_ROTATE)
+IPC_FIXED(tls_fail, IMSG_TLS_FAIL, struct tls_fail)
+IPC_FIXED(passthrough, IMSG_PASSTHROUGH, struct passthrough)
+IPC_EMPTY(ctl_ca_rotate, IMSG_CTL_CA_ROTATE)
+IPC_EMPTY(ctl_pt_list, IMSG_CTL_PT_LIST)
+IPC_FIXED(ctl_pt, IMSG_CTL_PT, struct passthrough)
+IPC_EMPTY(ctl_pt_clear, IMSG_CTL_PT_CLEAR)
+IPC_FIXED(ctl_hoststat, IMSG_CTL_HOSTSTAT, struct ctl_hoststat)
 
 /* Variable-length messages: a fixed part then text, no NUL on the wire. */
 int	ipc_send_log(struct ipc_chan *, int prio, uint32_t flags, const char *);
@@ -134,5 +144,13 @@ int	ipc_get_ca_cert(const struct ipc_msg *, const char **, size_t *);
 int	ipc_send_ctl_result(struct ipc_chan *, uint32_t reqid, int ok,
 	    const char *text);
 int	ipc_get_ctl_result(const struct ipc_msg *, int *ok, char *, size_t);
+/* A fixed header then a binary blob (DER): LEAF_KEY, CERT_REP. */
+int	ipc_send_blob(struct ipc_chan *, uint32_t type, uint32_t reqid,
+	    const void *hdr, size_t hdrlen, const void *blob, size_t bloblen);
+/* Copies the fixed header out and points at the blob. */
+int	ipc_get_blob(const struct ipc_msg *, uint32_t type, void *hdr,
+	    size_t hdrlen, const uint8_t **blob, size_t *bloblen);
+/* IMSG_EVENT: one JSON object, no newline. */
+int	ipc_send_event(struct ipc_chan *, const char *json, size_t len);
 
 #endif

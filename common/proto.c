@@ -46,7 +46,8 @@ static const struct ipc_rule ipc_rules[IMSG_MAX] = {
 	[IMSG_CONF_END] = { "CONF_END", M, CHILDREN, 0, 0, FD_NO },
 	[IMSG_LOG] = { "LOG", CHILDREN, M, sizeof(struct ipc_log) + 1,
 	    sizeof(struct ipc_log) + IPC_LOG_MAX, FD_NO },
-	[IMSG_PEER] = { "PEER", M, A | W, FIXED(struct ipc_peer), FD_YES },
+	[IMSG_PEER] = { "PEER", M, A | W | C | U, FIXED(struct ipc_peer),
+	    FD_YES },
 	[IMSG_CONN_HANDOFF] = { "CONN_HANDOFF", A, W, FIXED(struct conn_meta),
 	    FD_YES },
 	[IMSG_CONN_ACK] = { "CONN_ACK", W, A, FIXED(struct worker_load),
@@ -56,7 +57,8 @@ static const struct ipc_rule ipc_rules[IMSG_MAX] = {
 	[IMSG_STATUS_REQ] = { "STATUS_REQ", M, CHILDREN, 0, 0, FD_NO },
 	[IMSG_STATUS] = { "STATUS", CHILDREN, M, FIXED(struct ipc_status),
 	    FD_NO },
-	[IMSG_CA_CERT] = { "CA_CERT", C | M, M | U, 1, IPC_PEM_MAX, FD_NO },
+	[IMSG_CA_CERT] = { "CA_CERT", C | M, M | U | W, 1, IPC_PEM_MAX,
+	    FD_NO },
 	[IMSG_SHUTDOWN] = { "SHUTDOWN", M, CHILDREN, 0, 0, FD_NO },
 	[IMSG_CTL_STATUS] = { "CTL_STATUS", T, M, 0, 0, FD_NO },
 	[IMSG_CTL_PROC] = { "CTL_PROC", M, T, FIXED(struct ctl_proc), FD_NO },
@@ -65,7 +67,40 @@ static const struct ipc_rule ipc_rules[IMSG_MAX] = {
 	[IMSG_CTL_STOP] = { "CTL_STOP", T, M, 0, 0, FD_NO },
 	[IMSG_CTL_RESULT] = { "CTL_RESULT", M, T, sizeof(struct ctl_result),
 	    sizeof(struct ctl_result) + IPC_TEXT_MAX, FD_NO },
+	[IMSG_CONF_SINK] = { "CONF_SINK", M, U, FIXED(struct conf_sink),
+	    FD_YES },
+	[IMSG_LEAF_KEY] = { "LEAF_KEY", C, W, sizeof(struct leaf_key) + 1,
+	    sizeof(struct leaf_key) + IPC_DER_MAX, FD_NO },
+	[IMSG_CERT_REQ] = { "CERT_REQ", W, C, FIXED(struct cert_req), FD_NO },
+	[IMSG_CERT_REP] = { "CERT_REP", C, W, sizeof(struct cert_rep),
+	    sizeof(struct cert_rep) + IPC_DER_MAX, FD_NO },
+	[IMSG_CA_ROTATE] = { "CA_ROTATE", M, C, 0, 0, FD_NO },
+	[IMSG_TLS_FAIL] = { "TLS_FAIL", W, M, FIXED(struct tls_fail), FD_NO },
+	[IMSG_PASSTHROUGH] = { "PASSTHROUGH", M, W, FIXED(struct passthrough),
+	    FD_NO },
+	[IMSG_EVENT] = { "EVENT", W, U, 2, IPC_EVENT_MAX, FD_NO },
+	[IMSG_CTL_CA_ROTATE] = { "CTL_CA_ROTATE", T, M, 0, 0, FD_NO },
+	[IMSG_CTL_PT_LIST] = { "CTL_PT_LIST", T, M, 0, 0, FD_NO },
+	[IMSG_CTL_PT] = { "CTL_PT", M, T, FIXED(struct passthrough), FD_NO },
+	[IMSG_CTL_PT_CLEAR] = { "CTL_PT_CLEAR", T, M, 0, 0, FD_NO },
+	[IMSG_CTL_HOSTSTAT] = { "CTL_HOSTSTAT", M, T,
+	    FIXED(struct ctl_hoststat), FD_NO },
 };
+
+static const char *tls_failure_names[TLSF_MAX] = {
+	[TLSF_UNKNOWN_CA] = "unknown_ca",
+	[TLSF_CERT_VALIDATION] = "cert_validation",
+	[TLSF_HANDSHAKE] = "handshake",
+	[TLSF_TIMEOUT] = "timeout",
+	[TLSF_EOF_RESET] = "eof_reset",
+	[TLSF_OTHER] = "other",
+};
+
+const char *
+tls_failure_name(uint32_t f)
+{
+	return f < TLSF_MAX ? tls_failure_names[f] : "other";
+}
 
 static const char *role_names[ROLE_MAX] = {
 	[ROLE_NONE] = "none",

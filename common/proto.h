@@ -9,6 +9,8 @@
  * Communication matrix (master creates exactly one socketpair per edge):
  *   master    <-> acceptor, every tlsworker, certd, webui   (fd 3 of the child)
  *   acceptor  <-> every tlsworker                           (IMSG_PEER)
+ *   certd     <-> every tlsworker: leaf certificates        (IMSG_PEER)
+ *   tlsworker  -> webui: events                             (IMSG_PEER)
  *   mitmctl   <-> master                                    (control socket)
  */
 #ifndef MITMD_PROTO_H
@@ -19,12 +21,14 @@
 #include "common/addr.h"
 #include "common/conf.h"
 
-#define IPC_VERSION	5
+#define IPC_VERSION	6
 #define IPC_CHILD_FD	3	   /* a child's channel to master */
 #define IPC_MAX_PAYLOAD 65536	   /* bytes after the header */
 #define IPC_LOG_MAX	2048	   /* bytes of one log line */
 #define IPC_PEM_MAX	16384	   /* a CA certificate in PEM */
 #define IPC_TEXT_MAX	4096	   /* a control-socket answer */
+#define IPC_DER_MAX	8192	   /* a leaf certificate or key in DER */
+#define IPC_EVENT_MAX	60000	   /* one event, JSON, no newline */
 
 enum role {
 	ROLE_NONE = 0,
@@ -64,6 +68,20 @@ enum imsg_type {
 	IMSG_CTL_RELOAD,      /* mitmctl -> master: empty */
 	IMSG_CTL_STOP,	      /* mitmctl -> master: empty */
 	IMSG_CTL_RESULT,      /* master -> mitmctl: ctl_result + text */
+	/* issue 3: interception */
+	IMSG_CONF_SINK,	      /* master -> webui: conf_sink + fd */
+	IMSG_LEAF_KEY,	      /* certd -> tlsworker: leaf_key + key DER */
+	IMSG_CERT_REQ,	      /* tlsworker -> certd: cert_req (reqid) */
+	IMSG_CERT_REP,	      /* certd -> tlsworker: cert_rep + leaf DER */
+	IMSG_CA_ROTATE,	      /* master -> certd: new leaf key */
+	IMSG_TLS_FAIL,	      /* tlsworker -> master: tls_fail */
+	IMSG_PASSTHROUGH,     /* master -> tlsworker: passthrough */
+	IMSG_EVENT,	      /* tlsworker -> webui: one event, JSON */
+	IMSG_CTL_CA_ROTATE,   /* mitmctl -> master: empty */
+	IMSG_CTL_PT_LIST,     /* mitmctl -> master: empty */
+	IMSG_CTL_PT,	      /* master -> mitmctl: passthrough */
+	IMSG_CTL_PT_CLEAR,    /* mitmctl -> master: empty */
+	IMSG_CTL_HOSTSTAT,    /* master -> mitmctl: ctl_hoststat */
 	IMSG_MAX
 };
 
@@ -166,6 +184,91 @@ struct ctl_proc {
 struct ctl_result {
 	int32_t ctr_ok; /* 1 done, 0 refused */
 	int32_t ctr_pad;
+};
+
+/* issue 3: leaf certificates. The worker extracts what certd needs from
+ * the upstream certificate; certd never parses bytes from the network. */
+#define CERT_MAX_NAMES	32
+#define CERT_NAME_MAX	255
+
+enum cert_name_type {
+	CERT_NAME_DNS = 1, /* may be a wildcard, kept as the upstream has it */
+	CERT_NAME_IP,	   /* text form, "192.0.2.1" or "2001:db8::1" */
+};
+
+struct cert_name {
+	uint32_t cn_type;
+	char	 cn_name[CERT_NAME_MAX + 1];
+};
+
+struct cert_req {
+	uint64_t	 cq_not_before;	/* upstream's, seconds since epoch */
+	uint64_t	 cq_not_after;
+	uint8_t		 cq_key[32];	/* SHA-256 of upstream DER + SNI */
+	uint32_t	 cq_nnames;	/* SANs first, then the SNI/host */
+	uint32_t	 cq_pad;
+	char		 cq_cn[CERT_NAME_MAX + 1]; /* subject CN to give */
+	struct cert_name cq_names[CERT_MAX_NAMES];
+};
+
+/* IMSG_CERT_REP: followed by the leaf certificate in DER when ok. */
+struct cert_rep {
+	int32_t	 crp_ok;	/* 1 issued, 0 refused */
+	uint32_t crp_keygen;	/* the leaf key generation it was signed for */
+};
+
+/* IMSG_LEAF_KEY: followed by the private key in DER (PKCS#8). The leaf
+ * key, never the CA key. */
+struct leaf_key {
+	uint32_t lk_gen;
+	uint32_t lk_pad;
+};
+
+/* TLS failure taxonomy, DESIGN.md's tls_failure_reason. */
+enum tls_failure {
+	TLSF_UNKNOWN_CA = 0,
+	TLSF_CERT_VALIDATION,
+	TLSF_HANDSHAKE,
+	TLSF_TIMEOUT,
+	TLSF_EOF_RESET,
+	TLSF_OTHER,
+	TLSF_MAX
+};
+const char *tls_failure_name(uint32_t);
+
+enum tls_side {
+	TLS_SIDE_CLIENT = 1,
+	TLS_SIDE_UPSTREAM,
+};
+
+struct tls_fail {
+	struct addr tf_client;
+	uint32_t    tf_side;	/* enum tls_side */
+	uint32_t    tf_reason;	/* enum tls_failure */
+	uint32_t    tf_alert;	/* 1: the client sent an alert saying it does
+				 * not trust our certificate (teaches) */
+	uint32_t    tf_pad;
+	char	    tf_host[CERT_NAME_MAX + 1];
+};
+
+enum pt_op {
+	PT_ADD = 1,
+	PT_CLEAR_ALL,
+};
+
+/* A learned passthrough; tf_client AF_UNSPEC means every client. */
+struct passthrough {
+	struct addr pt_client;
+	uint64_t    pt_expires;	/* wall clock usec */
+	uint32_t    pt_op;	/* enum pt_op */
+	uint32_t    pt_failures;
+	char	    pt_host[CERT_NAME_MAX + 1];
+};
+
+/* Rolling TLS failure counters of one host, for mitmctl status. */
+struct ctl_hoststat {
+	char	 hs_host[CERT_NAME_MAX + 1];
+	uint32_t hs_count[TLSF_MAX];
 };
 
 #endif

@@ -51,7 +51,23 @@ control_status(struct ipc_chan *c, uint32_t reqid)
 		cp.cp_start_usec = p->p_start_wall;
 		ipc_send_ctl_proc(c, reqid, -1, &cp);
 	}
+	tlsstat_ctl_hoststats(c, reqid);
 	ipc_send_ctl_end(c, reqid);
+}
+
+/* A new leaf key from certd; the CA itself stays (see mitmctl(8)). */
+static void
+control_ca_rotate(struct ipc_chan *c, uint32_t reqid)
+{
+	struct proc *p = proc_find_role(ROLE_CERTD);
+
+	if (p == NULL || p->p_chan == NULL || p->p_state != PROC_RUNNING) {
+		ipc_send_ctl_result(c, reqid, 0, "certd is not running");
+		return;
+	}
+	ipc_send_ca_rotate(p->p_chan, reqid);
+	log_info("mitmctl: leaf key rotation requested");
+	ipc_send_ctl_result(c, reqid, 1, "leaf key rotation requested");
 }
 
 static void
@@ -71,6 +87,15 @@ control_dispatch(struct ipc_chan *c, struct ipc_msg *m, void *arg)
 			    "reloaded");
 		else
 			ipc_send_ctl_result(c, reqid, 0, err);
+		break;
+	case IMSG_CTL_CA_ROTATE:
+		control_ca_rotate(c, reqid);
+		break;
+	case IMSG_CTL_PT_LIST:
+		tlsstat_ctl_list(c, reqid);
+		break;
+	case IMSG_CTL_PT_CLEAR:
+		tlsstat_ctl_clear(c, reqid);
 		break;
 	case IMSG_CTL_STOP:
 		ipc_send_ctl_result(c, reqid, 1, "stopping");

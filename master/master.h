@@ -49,6 +49,7 @@ struct master {
 	uid_t		 m_uid, m_ca_uid;
 	gid_t		 m_gid, m_ca_gid;
 	char		 m_chroot[CONF_PATH_MAX];
+	char		 m_store_dir[CONF_PATH_MAX]; /* webui's chroot */
 	char		 m_ctlpath[CONF_PATH_MAX];
 	int		 m_listen_fd[CONF_MAX_LISTENERS];
 	struct proc	 m_procs[MASTER_MAX_PROCS];
@@ -69,6 +70,21 @@ void	proc_shutdown_all(void);
 void	proc_kill_all(void);
 size_t	proc_running(void);
 void	proc_status_poll(void);
+struct proc *proc_find_role(enum role);
+/* Send to every running child of a role (workers: every worker). */
+void	proc_broadcast(enum role, uint32_t type, const void *, size_t);
+
+/* tlsstat.c: TLS failure counters per host and the learned passthrough
+ * table; workers report, master decides and tells every worker. */
+void	tlsstat_on_fail(struct proc *, struct ipc_msg *);
+void	tlsstat_sync_worker(struct ipc_chan *);
+void	tlsstat_ctl_hoststats(struct ipc_chan *, uint32_t reqid);
+void	tlsstat_ctl_list(struct ipc_chan *, uint32_t reqid);
+void	tlsstat_ctl_clear(struct ipc_chan *, uint32_t reqid);
+
+/* sink.c: the event sinks webui writes (files and sockets master opens). */
+void	sink_open_all(void);
+void	sink_send(struct ipc_chan *);
 
 /* setup.c */
 void	setup_paths(struct mitmd_conf *);

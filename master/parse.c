@@ -1026,6 +1026,15 @@ conf_init(struct mitmd_conf *c)
 	g->cg_max_headers = CONF_DEF_MAX_HEADERS;
 	g->cg_max_conns = CONF_DEF_MAX_CONNS;
 	g->cg_ca_key = CA_KEY_ECDSA_P256;
+	g->cg_tls_min = CONF_DEF_TLS_MIN;
+	g->cg_verify = 1;
+	g->cg_pt_after = CONF_DEF_PT_AFTER;
+	g->cg_pt_ttl = CONF_DEF_PT_TTL;
+	g->cg_capture_max = CONF_DEF_CAPTURE_MAX;
+	g->cg_keep_flows = CONF_DEF_KEEP_FLOWS;
+	g->cg_keep_days = CONF_DEF_KEEP_DAYS;
+	util_strlcpy(g->cg_ciphers, CONF_DEF_CIPHERS, sizeof(g->cg_ciphers));
+	util_strlcpy(g->cg_ca_file, CONF_DEF_CA_FILE, sizeof(g->cg_ca_file));
 }
 
 /* Statement by statement to the end; after an error, on at the next

@@ -98,7 +98,7 @@ proc_init_table(void)
 	proc_add(ROLE_ACCEPTOR, 0);
 }
 
-static struct proc *
+struct proc *
 proc_find_role(enum role r)
 {
 	size_t i;
@@ -153,7 +153,8 @@ proc_send_setup(struct proc *p, int fd)
 	s.is_uid = p->p_role == ROLE_CERTD ? master->m_ca_uid : master->m_uid;
 	s.is_gid = p->p_role == ROLE_CERTD ? master->m_ca_gid : master->m_gid;
 	s.is_verbose = (uint32_t)master->m_verbose;
-	util_strlcpy(s.is_chroot, master->m_chroot, sizeof(s.is_chroot));
+	util_strlcpy(s.is_chroot, p->p_role == ROLE_WEBUI ?
+	    master->m_store_dir : master->m_chroot, sizeof(s.is_chroot));
 	p->p_uid = s.is_uid;
 	ipc_send_setup(p->p_chan, 0, fd, &s);
 }
@@ -195,41 +196,48 @@ proc_send_conf(struct proc *p, int with_listeners)
 	ipc_send_conf_end(p->p_chan, 0);
 }
 
-/* One socketpair between the acceptor and a worker. */
+/* One socketpair between two children, each told who is at the other end
+ * (the matrix in common/proto.h). */
 static void
-proc_link(struct proc *acc, struct proc *w)
+proc_link(struct proc *a, struct proc *b)
 {
-	struct ipc_peer	pa, pw;
+	struct ipc_peer	pa, pb;
 	int		sp[2];
 
-	if (!proc_alive(acc) || !proc_alive(w))
+	if (!proc_alive(a) || !proc_alive(b))
 		return;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
-		log_warn("socketpair acceptor-worker");
+		log_warn("socketpair %s-%s", role_name(a->p_role),
+		    role_name(b->p_role));
 		return;
 	}
 	memset(&pa, 0, sizeof(pa));
-	memset(&pw, 0, sizeof(pw));
-	pw.ip_role = ROLE_ACCEPTOR;
-	pw.ip_pid = (uint32_t)acc->p_pid;
-	pa.ip_role = ROLE_TLSWORKER;
-	pa.ip_index = w->p_index;
-	pa.ip_pid = (uint32_t)w->p_pid;
-	ipc_send_peer(w->p_chan, 0, sp[0], &pw);
-	ipc_send_peer(acc->p_chan, 0, sp[1], &pa);
+	memset(&pb, 0, sizeof(pb));
+	pa.ip_role = b->p_role;
+	pa.ip_index = b->p_index;
+	pa.ip_pid = (uint32_t)b->p_pid;
+	pb.ip_role = a->p_role;
+	pb.ip_index = a->p_index;
+	pb.ip_pid = (uint32_t)a->p_pid;
+	ipc_send_peer(a->p_chan, 0, sp[0], &pa);
+	ipc_send_peer(b->p_chan, 0, sp[1], &pb);
 }
 
+/* The edges of a (re)started child: every worker talks to the acceptor,
+ * to certd and to webui. */
 static void
 proc_link_all(struct proc *p)
 {
-	struct proc *acc = proc_find_role(ROLE_ACCEPTOR);
 	size_t i;
 
 	if (p->p_role == ROLE_TLSWORKER) {
-		proc_link(acc, p);
+		proc_link(proc_find_role(ROLE_ACCEPTOR), p);
+		proc_link(proc_find_role(ROLE_CERTD), p);
+		proc_link(proc_find_role(ROLE_WEBUI), p);
 		return;
 	}
-	if (p->p_role != ROLE_ACCEPTOR)
+	if (p->p_role != ROLE_ACCEPTOR && p->p_role != ROLE_CERTD &&
+	    p->p_role != ROLE_WEBUI)
 		return;
 	for (i = 0; i < master->m_nprocs; i++)
 		if (master->m_procs[i].p_role == ROLE_TLSWORKER)
@@ -279,6 +287,10 @@ proc_spawn(struct proc *p)
 	if (p->p_role == ROLE_WEBUI && master->m_ca_pem != NULL)
 		ipc_send_ca_cert(p->p_chan, master->m_ca_pem,
 		    master->m_ca_pem_len);
+	if (p->p_role == ROLE_WEBUI)
+		sink_send(p->p_chan);
+	if (p->p_role == ROLE_TLSWORKER)
+		tlsstat_sync_worker(p->p_chan);
 	log_debug("started %s, pid %d", proc_label(p, lbl, sizeof(lbl)),
 	    (int)pid);
 	return 0;
@@ -420,6 +432,9 @@ proc_dispatch(struct ipc_chan *c, struct ipc_msg *m, void *arg)
 		break;
 	case IMSG_CA_CERT:
 		proc_on_ca_cert(p, m);
+		break;
+	case IMSG_TLS_FAIL:
+		tlsstat_on_fail(p, m);
 		break;
 	default:
 		proc_kill(p, "unexpected message");
@@ -571,4 +586,16 @@ proc_status_poll(void)
 		if (proc_alive(&master->m_procs[i]) &&
 		    master->m_procs[i].p_state == PROC_RUNNING)
 			ipc_send_status_req(master->m_procs[i].p_chan, 0);
+}
+
+void
+proc_broadcast(enum role r, uint32_t type, const void *data, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < master->m_nprocs; i++)
+		if (master->m_procs[i].p_role == r &&
+		    proc_alive(&master->m_procs[i]))
+			ipc_send(master->m_procs[i].p_chan, type, 0, -1, data,
+			    len);
 }

@@ -27,6 +27,7 @@
 
 #define SETUP_LISTEN_BACKLOG 1024
 #define SETUP_CA_SUBDIR	     "ca"
+#define SETUP_STORE_SUBDIR   "store"
 #define SETUP_CTL_NAME	     "mitmd.sock"
 #define SETUP_CHROOT_NAME    "empty"
 
@@ -199,6 +200,15 @@ setup_dirs(void)
 	setup_join(path, sizeof(path), c->mc_state_dir, SETUP_CA_SUBDIR);
 	/* The CA directory: certd's user alone may enter it. */
 	setup_dir(path, 0700, master->m_ca_uid, master->m_ca_gid);
+	/*
+	 * The flow store: webui's chroot. SQLite opens its database, WAL and
+	 * shared-memory files by name, so webui lives in the one directory
+	 * that holds nothing but the store, owned by its user; every other
+	 * child stays in the empty root-owned chroot.
+	 */
+	setup_join(master->m_store_dir, sizeof(master->m_store_dir),
+	    c->mc_state_dir, SETUP_STORE_SUBDIR);
+	setup_dir(master->m_store_dir, 0700, master->m_uid, master->m_gid);
 	setup_dir(c->mc_runtime_dir, 0755, 0, 0);
 	if (c->mc_chroot[0] != '\0')
 		util_strlcpy(master->m_chroot, c->mc_chroot,

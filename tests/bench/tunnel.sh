@@ -56,6 +56,6 @@ for lane in 1m conn; do
 	n=${RPS[nginx,$lane]} m=${RPS[custom-connect,$lane]}
 	awk -v l="$lane" -v n="$n" -v m="$m" 'BEGIN {
 		name = l == "1m" ? "tunnel 1 MiB keep-alive" : "new connection, full TLS"
-		printf "%-26s %12.1f %12.1f %8.2f\n", name, n, m, n > 0 ? m / n : 0 }'
+		printf "%-26s %12.1f %12.1f %8.2f\n", name, n, m, (n > 0 ? m / n : 0) }'
 done
 echo "(hey -c $CONNS, ${DUR}s after 2s warm-up; mitmd as an explicit proxy with a tunnel policy: the TLS handshake is the origin's; nginx terminates and re-originates TLS)"

@@ -72,13 +72,22 @@ def test_no_capabilities_nnp_seccomp(m):
 
 
 def test_chroot(m):
+    """Every child but webui is chrooted in the empty root-owned
+    directory; webui in the flow store's directory, which holds nothing
+    but the store and belongs to its user alone."""
     empty = os.path.realpath(m.chroot)
     assert os.listdir(empty) == []
     s = os.stat(empty)
     assert s.st_uid == 0 and (s.st_mode & 0o022) == 0
+    store = os.path.realpath(os.path.join(m.state_dir, "store"))
     for pid, role in m.children().items():
-        assert os.readlink(f"/proc/{pid}/root") == empty, role
-        assert os.readlink(f"/proc/{pid}/cwd") == empty, role
+        want = store if role == "webui" else empty
+        assert os.readlink(f"/proc/{pid}/root") == want, role
+        assert os.readlink(f"/proc/{pid}/cwd") == want, role
+        if role == "webui":
+            st = os.stat(store)
+            assert (st.st_mode & 0o777) == 0o700
+            assert st.st_uid == int(util.proc_status(pid)["Uid"].split()[0])
 
 
 def test_not_dumpable_certd(m):

@@ -3,13 +3,15 @@
  * with its channel on fd 3 and the CA directory as the fd of IMSG_SETUP.
  * Order matters here: OpenSSL reads its configuration before the chroot;
  * the CA is loaded or created after the uid change (the directory belongs
- * to certd's user) but before seccomp (which allows no file call); then
- * the certificate, never the key, goes to master.
- * Leaf issuance (next issue) will use the key kept in cd_ca.
+ * to certd's user) but before seccomp (which allows no file call), and the
+ * first leaf key is made there too; then the certificate, never the key,
+ * goes to master, and the event loop serves master (peers, rotation,
+ * status) and the workers' certificate requests (worker.c).
  */
 #include <sys/prctl.h>
 
 #include <seccomp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,15 +26,10 @@
 #include "common/log.h"
 #include "common/util.h"
 
-struct certd {
-	struct child		*cd_child;
-	struct conf_global	 cd_global;
-	struct conf_global	 cd_next_global;
-	struct certd_ca		 cd_ca;
-	uint64_t		 cd_issued;	/* leaf certificates signed */
-};
-
-/* certd needs nothing beyond the base list: no sockets, no files. */
+/*
+ * certd needs nothing beyond the base list: no sockets, no files. Leaf
+ * keys and signatures need getrandom, which the base list has.
+ */
 static const struct sandbox_call *const certd_calls = NULL;
 static const size_t certd_ncalls = 0;
 
@@ -58,6 +55,21 @@ certd_conf(struct ipc_msg *m, void *arg)
 	}
 }
 
+/* IMSG_PEER: a worker's channel; the IPC layer closes the fd unless
+ * taken. */
+static void
+certd_peer(struct certd *cd, struct ipc_msg *m)
+{
+	struct ipc_peer p;
+
+	if (ipc_get_peer(m, &p) == -1) {
+		log_warnx("bad IMSG_PEER");
+		return;
+	}
+	certd_worker_attach(cd, &p, m->im_fd);
+	m->im_fd = -1;
+}
+
 static void
 certd_dispatch(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 {
@@ -69,14 +81,20 @@ certd_dispatch(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 	case IMSG_CONF_END:
 		certd_conf(m, cd);
 		break;
+	case IMSG_PEER:
+		certd_peer(cd, m);
+		break;
+	case IMSG_CA_ROTATE:
+		certd_rotate(cd);
+		break;
 	case IMSG_STATUS_REQ:
-		memset(&st, 0, sizeof(st));
-		st.st_total = cd->cd_issued;
+		certd_status(cd, &st);
 		ipc_send_status(chan, m->im_hdr.ih_reqid, -1, &st);
 		break;
 	case IMSG_SHUTDOWN:
-		/* Nothing in flight survives us: leave now. */
-		certd_ca_free(&cd->cd_ca);
+		/* Requests are answered as they come: nothing is in flight,
+		 * leave now. */
+		certd_free(cd);
 		ipc_chan_flush(chan);
 		exit(0);
 	default:
@@ -86,20 +104,62 @@ certd_dispatch(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 	}
 }
 
+#ifdef MITMD_TESTHOOKS
+/*
+ * Test builds only: SIGUSR1 makes certd answer a fixed request through
+ * the whole request path (checks, cache, signature) inside its sandbox,
+ * so the integration tests see issuance under the real seccomp filter
+ * and chroot before a worker can ask for a leaf. A release build has no
+ * such handler.
+ */
+static void
+certd_testhook_probe(evutil_socket_t sig, short ev, void *arg)
+{
+	struct certd	*cd = arg;
+	struct cert_req	 rq;
+	struct cert_rep	 rep;
+	const uint8_t	*der;
+	size_t		 len;
+
+	(void)sig;
+	(void)ev;
+	memset(&rq, 0, sizeof(rq));
+	rq.cq_not_after = UINT64_MAX;
+	memset(rq.cq_key, 0x7e, sizeof(rq.cq_key));
+	rq.cq_nnames = 2;
+	rq.cq_names[0].cn_type = CERT_NAME_DNS;
+	util_strlcpy(rq.cq_names[0].cn_name, "probe.test",
+	    sizeof(rq.cq_names[0].cn_name));
+	rq.cq_names[1].cn_type = CERT_NAME_IP;
+	util_strlcpy(rq.cq_names[1].cn_name, "192.0.2.1",
+	    sizeof(rq.cq_names[1].cn_name));
+	certd_answer(cd, &rq, 0, 0, &rep, &der, &len);
+	log_info("test hook: probe leaf %s, %zu bytes, generation %u; cache "
+	    "%llu hits, %llu misses; %llu issued", rep.crp_ok ? "issued" :
+	    "refused", len, rep.crp_keygen,
+	    (unsigned long long)cd->cd_cache.cc_hits,
+	    (unsigned long long)cd->cd_cache.cc_misses,
+	    (unsigned long long)cd->cd_issuer.is_issued);
+}
+#endif
+
 int
 main(int argc, char *argv[])
 {
-	static struct certd cd;
+	static struct certd cd;	/* large: off the stack */
 	struct child	   ch;
 	struct sandbox_opts so;
 	struct event_base *base;
 	char		   subject[CERTD_SUBJECT_MAX];
 	int		   dirfd;
+#ifdef MITMD_TESTHOOKS
+	struct event	  *probe;
+#endif
 
 	(void)argc;
 	(void)argv;
 	child_init(&ch, ROLE_CERTD, "certd");
-	cd.cd_child = &ch;
+	certd_init(&cd, NULL);
 	if ((dirfd = ch.ch_setup_fd) == -1)
 		fatalx("no CA directory from master");
 	ch.ch_setup_fd = -1;
@@ -115,6 +175,7 @@ main(int argc, char *argv[])
 	tzset();
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+	cd.cd_base = base;
 
 	child_sandbox_opts(&ch, &so);
 	so.so_calls = certd_calls;
@@ -140,7 +201,22 @@ main(int argc, char *argv[])
 	    sizeof(subject));
 	log_info("CA %s: %s", cd.cd_ca.ca_created ? "created" : "loaded",
 	    subject);
+	/* The first leaf key, while the RNG may still seed from anywhere
+	 * (rotations later use getrandom alone). */
+	if (certd_issuer_init(&cd.cd_issuer, &cd.cd_ca) == -1) {
+		log_warnx("cannot issue leaf certificates, exiting");
+		exit(1);
+	}
+	log_info("leaf key generation %u: ECDSA %s, public key sha256 %s",
+	    cd.cd_issuer.is_leaf.lf_gen, CERTD_LEAF_CURVE,
+	    cd.cd_issuer.is_leaf.lf_fp);
 
+#ifdef MITMD_TESTHOOKS
+	/* Added before seccomp: libevent installs the handler now. */
+	if ((probe = evsignal_new(base, SIGUSR1, certd_testhook_probe,
+	    &cd)) == NULL || evsignal_add(probe, NULL) == -1)
+		fatalx("test hook: SIGUSR1");
+#endif
 	ch.ch_sandbox |= sandbox_confine(&so);
 	child_ready(&ch, base, certd_dispatch, &cd);
 	/* The certificate alone, re-encoded from the parsed X509. */

@@ -130,9 +130,10 @@ sandbox_limits(const struct sandbox_opts *so)
 			log_warn("setrlimit(RLIMIT_NOFILE, %lu)",
 			    so->so_nofile);
 	}
-	/* No child writes files after this point, nor dumps core. */
+	/* No child dumps core, and none but webui (its store and the
+	 * events file master opened for it) writes files after this. */
 	rl.rlim_cur = rl.rlim_max = 0;
-	if (setrlimit(RLIMIT_FSIZE, &rl) == -1 ||
+	if ((!so->so_writes_files && setrlimit(RLIMIT_FSIZE, &rl) == -1) ||
 	    setrlimit(RLIMIT_CORE, &rl) == -1)
 		fatal("setrlimit");
 }

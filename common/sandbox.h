@@ -29,6 +29,8 @@ struct sandbox_opts {
 	gid_t	    so_gid;
 	int	    so_privdrop;
 	int	    so_dumpable; /* 0 for certd */
+	int	    so_writes_files; /* webui: keep RLIMIT_FSIZE (the flow
+				    * store, the events file) */
 	unsigned long so_nofile; /* RLIMIT_NOFILE, 0 to keep */
 	const struct sandbox_call *so_calls;
 	size_t	    so_ncalls;

@@ -10,6 +10,12 @@
 
 #include "common/conf.h"
 
+/* The protocol versions of "tls min-version", as OpenSSL numbers them. */
+#define CONF_TLS_1_2	0x0303
+#define CONF_TLS_1_3	0x0304
+/* The control socket's name in the runtime directory. */
+#define CONF_CTL_SOCK_NAME "mitmd.sock"
+
 struct mitmd_conf {
 	char	mc_file[CONF_PATH_MAX];	      /* as given with -f */
 	char	mc_user[CONF_NAME_MAX];	      /* "user" */
@@ -27,6 +33,10 @@ struct mitmd_conf {
 	size_t	mc_nallow;		      /* 0: the default ranges apply */
 	struct conf_rule *mc_rules;	      /* heap, CONF_MAX_RULES at most */
 	size_t	mc_nrules;
+	/* issue 3: the event sinks master opens for webui (master/sink.c);
+	 * "" when not configured. Changing them takes a restart. */
+	char	mc_events_file[CONF_PATH_MAX];	 /* "events file" */
+	char	mc_events_socket[CONF_PATH_MAX]; /* "events socket" */
 };
 
 /* Parse a file; errors are logged as "file:line: message" with log_warnx.
@@ -41,5 +51,9 @@ void	conf_free(struct mitmd_conf *);
 /* The ACL used when the config has no "allow from" line: loopback and the
  * private ranges. Fills up to max entries, returns the count. */
 size_t	conf_default_allow(struct conf_allow *, size_t max);
+/* Log what a configuration makes unsafe or useless ("upstream verify no"
+ * as a loud WARNING). Master calls it at start, after each reload and
+ * for -n; it only logs. */
+void	conf_warnings(const struct mitmd_conf *);
 
 #endif

@@ -128,6 +128,14 @@ reload_keep(struct mitmd_conf *nc, const struct mitmd_conf *oc)
 	    oc->mc_chroot) != 0)
 		log_warnx("users or directories changed: this takes a "
 		    "restart");
+	if (strcmp(nc->mc_events_file, oc->mc_events_file) != 0 ||
+	    strcmp(nc->mc_events_socket, oc->mc_events_socket) != 0)
+		log_warnx("events file or socket changed: this takes a "
+		    "restart");
+	memcpy(nc->mc_events_file, oc->mc_events_file,
+	    sizeof(nc->mc_events_file));
+	memcpy(nc->mc_events_socket, oc->mc_events_socket,
+	    sizeof(nc->mc_events_socket));
 	memcpy(nc->mc_listeners, oc->mc_listeners, sizeof(nc->mc_listeners));
 	memcpy(nc->mc_listener_line, oc->mc_listener_line,
 	    sizeof(nc->mc_listener_line));
@@ -173,6 +181,7 @@ master_reload(char *errbuf, size_t errsz)
 	msyslog_init(nc->mc_syslog, master->m_debug);
 	proc_send_conf_all();
 	log_info("configuration reloaded from %s", master->m_conffile);
+	conf_warnings(nc);
 	notify_send("READY=1");
 	return 0;
 }
@@ -279,6 +288,7 @@ master_run(int foreground)
 	log_set_sink(msyslog_sink);
 	if (!master->m_privileged)
 		warn_unprivileged();
+	conf_warnings(master->m_conf);
 	if (!foreground)
 		daemonize();
 	signal(SIGPIPE, SIG_IGN);
@@ -288,6 +298,7 @@ master_run(int foreground)
 	setup_rlimits();
 	setup_users();
 	setup_dirs();
+	sink_open_all();
 	setup_listeners();
 	control_init();
 	add_events();
@@ -340,6 +351,7 @@ main(int argc, char *argv[])
 	if ((master->m_conf = load_conf(master->m_conffile)) == NULL)
 		exit(1);
 	if (check) {
+		conf_warnings(master->m_conf);
 		if (master->m_verbose)
 			conf_print(stdout, master->m_conf);
 		else

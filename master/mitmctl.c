@@ -1,6 +1,7 @@
 /*
  * mitmctl: the command line of a running mitmd, over master's control
- * socket. Plain blocking IPC: one request, then read the answer.
+ * socket. Plain blocking IPC: one request, then read the answer. Every
+ * command prints text for people or, with -j, one JSON object on stdout.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -17,8 +18,10 @@
 #include "common/util.h"
 #include "master/conf.h"
 
-#define MITMCTL_SOCK_DEFAULT CONF_DEF_RUNTIME_DIR "/mitmd.sock"
-#define MITMCTL_SOCK_NAME    "mitmd.sock"
+#define MITMCTL_SOCK_DEFAULT CONF_DEF_RUNTIME_DIR "/" CONF_CTL_SOCK_NAME
+#define MITMCTL_USEC	     1000000ULL
+#define MITMCTL_HOST_COL     32 /* width of the HOST column */
+#define MITMCTL_CLIENT_COL   39 /* an IPv6 address in full */
 
 static uint8_t ctl_buf[sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD + 1]
     __attribute__((aligned(16)));
@@ -27,7 +30,9 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: mitmctl [-j] [-f config | -s socket] "
-	    "status | reload | stop\n");
+	    "command\n"
+	    "commands: status | reload | stop | ca rotate |\n"
+	    "          passthrough list | passthrough clear\n");
 	exit(2);
 }
 
@@ -61,6 +66,30 @@ ctl_recv(int fd, struct ipc_msg *m)
 	if (rv == -1)
 		fatalx("bad answer from mitmd: %s", why);
 	return 0;
+}
+
+static void
+ctl_request(int fd, uint32_t type)
+{
+	if (ipc_send_sync(fd, type, 1, -1, NULL, 0) == -1)
+		fatal("send");
+}
+
+/* A JSON string: what master sends is checked there, but mitmctl does not
+ * rely on it. */
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
 }
 
 static const char *
@@ -97,7 +126,7 @@ print_proc(const struct ctl_proc *p, int json, int first)
 {
 	uint64_t now = util_wall_usec();
 	uint64_t up = p->cp_pid && now > p->cp_start_usec ?
-	    (now - p->cp_start_usec) / 1000000u : 0;
+	    (now - p->cp_start_usec) / MITMCTL_USEC : 0;
 
 	if (json) {
 		printf("%s\n  {\"role\": \"%s\", \"index\": %u, \"pid\": %u, "
@@ -116,15 +145,54 @@ print_proc(const struct ctl_proc *p, int json, int first)
 	    p->cp_open, (unsigned long long)p->cp_total, p->cp_restarts);
 }
 
+/* One host's TLS failures of the last hour; first says whether it is the
+ * first host (the text header, the JSON separator). */
+static void
+print_hoststat(struct ctl_hoststat *hs, int json, int first)
+{
+	uint64_t total = 0;
+	uint32_t r;
+
+	hs->hs_host[sizeof(hs->hs_host) - 1] = '\0';
+	for (r = 0; r < TLSF_MAX; r++)
+		total += hs->hs_count[r];
+	if (json) {
+		printf("%s\n  {\"host\": ", first ? "" : ",");
+		json_str(hs->hs_host);
+		printf(", \"total\": %llu, \"failures\": {",
+		    (unsigned long long)total);
+		for (r = 0; r < TLSF_MAX; r++)
+			printf("%s\"%s\": %u", r ? ", " : "",
+			    tls_failure_name(r), hs->hs_count[r]);
+		printf("}}");
+		return;
+	}
+	if (first) {
+		printf("\nTLS failures in the last hour\n%-*s %6s",
+		    MITMCTL_HOST_COL, "HOST", "TOTAL");
+		for (r = 0; r < TLSF_MAX; r++)
+			printf(" %s", tls_failure_name(r));
+		putchar('\n');
+	}
+	printf("%-*s %6llu", MITMCTL_HOST_COL, hs->hs_host,
+	    (unsigned long long)total);
+	/* Each count right-aligned under its reason's name. */
+	for (r = 0; r < TLSF_MAX; r++)
+		printf(" %*u", (int)strlen(tls_failure_name(r)),
+		    hs->hs_count[r]);
+	putchar('\n');
+}
+
+/* CTL_PROC*, then CTL_HOSTSTAT* (hosts with TLS failures), CTL_END. */
 static int
 cmd_status(int fd, int json)
 {
-	struct ipc_msg	m;
-	struct ctl_proc	p;
-	int		first = 1;
+	struct ipc_msg	    m;
+	struct ctl_proc	    p;
+	struct ctl_hoststat hs;
+	int		    nproc = 0, nhost = 0;
 
-	if (ipc_send_sync(fd, IMSG_CTL_STATUS, 1, -1, NULL, 0) == -1)
-		fatal("send");
+	ctl_request(fd, IMSG_CTL_STATUS);
 	if (json)
 		printf("{\"processes\": [");
 	else
@@ -135,16 +203,76 @@ cmd_status(int fd, int json)
 		ctl_recv(fd, &m);
 		if (m.im_hdr.ih_type == IMSG_CTL_END)
 			break;
-		if (ipc_get_ctl_proc(&m, &p) == -1)
+		if (ipc_get_ctl_proc(&m, &p) == 0 && nhost == 0) {
+			print_proc(&p, json, nproc++ == 0);
+			continue;
+		}
+		if (ipc_get_ctl_hoststat(&m, &hs) == -1)
 			fatalx("unexpected %s", imsg_name(m.im_hdr.ih_type));
-		print_proc(&p, json, first);
-		first = 0;
+		if (json && nhost == 0)
+			printf("\n], \"hosts\": [");
+		print_hoststat(&hs, json, nhost++ == 0);
 	}
 	if (json)
-		printf("\n]}\n");
+		printf(nhost == 0 ? "\n], \"hosts\": []}\n" : "\n]}\n");
 	return 0;
 }
 
+static void
+print_pt(struct passthrough *pt, int json, int first)
+{
+	uint64_t now = util_wall_usec();
+	uint64_t left = pt->pt_expires > now ?
+	    (pt->pt_expires - now) / MITMCTL_USEC : 0;
+	char	 client[ADDR_STRLEN] = "*";
+
+	pt->pt_host[sizeof(pt->pt_host) - 1] = '\0';
+	if (pt->pt_client.a_family != AF_UNSPEC)
+		addr_str(&pt->pt_client, 0, client, sizeof(client));
+	if (json) {
+		printf("%s\n  {\"client\": ", first ? "" : ",");
+		json_str(client);
+		printf(", \"host\": ");
+		json_str(pt->pt_host);
+		printf(", \"failures\": %u, \"expires_in_s\": %llu, "
+		    "\"expires_usec\": %llu}", pt->pt_failures,
+		    (unsigned long long)left,
+		    (unsigned long long)pt->pt_expires);
+		return;
+	}
+	printf("%-*s %-*s %8u %9llus\n", MITMCTL_CLIENT_COL, client,
+	    MITMCTL_HOST_COL, pt->pt_host, pt->pt_failures,
+	    (unsigned long long)left);
+}
+
+/* CTL_PT* then CTL_END. */
+static int
+cmd_pt_list(int fd, int json)
+{
+	struct ipc_msg	   m;
+	struct passthrough pt;
+	int		   n = 0;
+
+	ctl_request(fd, IMSG_CTL_PT_LIST);
+	if (json)
+		printf("{\"passthrough\": [");
+	else
+		printf("%-*s %-*s %8s %10s\n", MITMCTL_CLIENT_COL, "CLIENT",
+		    MITMCTL_HOST_COL, "HOST", "FAILURES", "EXPIRES");
+	for (;;) {
+		ctl_recv(fd, &m);
+		if (m.im_hdr.ih_type == IMSG_CTL_END)
+			break;
+		if (ipc_get_ctl_pt(&m, &pt) == -1)
+			fatalx("unexpected %s", imsg_name(m.im_hdr.ih_type));
+		print_pt(&pt, json, n++ == 0);
+	}
+	if (json)
+		printf(n == 0 ? "]}\n" : "\n]}\n");
+	return 0;
+}
+
+/* One request, one CTL_RESULT. Exit 1 when mitmd refused. */
 static int
 cmd_simple(int fd, uint32_t type, int json)
 {
@@ -152,14 +280,18 @@ cmd_simple(int fd, uint32_t type, int json)
 	char		text[IPC_TEXT_MAX + 1];
 	int		ok;
 
-	if (ipc_send_sync(fd, type, 1, -1, NULL, 0) == -1)
-		fatal("send");
+	ctl_request(fd, type);
 	ctl_recv(fd, &m);
 	if (ipc_get_ctl_result(&m, &ok, text, sizeof(text)) == -1)
 		fatalx("unexpected %s", imsg_name(m.im_hdr.ih_type));
-	if (json)
-		printf("{\"ok\": %s}\n", ok ? "true" : "false");
-	fprintf(ok ? stdout : stderr, "%s\n", text);
+	if (json) {
+		printf("{\"ok\": %s, \"message\": ", ok ? "true" : "false");
+		json_str(text);
+		printf("}\n");
+		if (!ok)
+			fprintf(stderr, "%s\n", text);
+	} else
+		fprintf(ok ? stdout : stderr, "%s\n", text);
 	return ok ? 0 : 1;
 }
 
@@ -172,17 +304,58 @@ sock_from_conf(const char *file, char *path, size_t size)
 	memset(&c, 0, sizeof(c));
 	if (conf_parse_file(file, &c) == -1)
 		exit(2);
-	if (snprintf(path, size, "%s/%s", c.mc_runtime_dir, MITMCTL_SOCK_NAME)
+	if (snprintf(path, size, "%s/%s", c.mc_runtime_dir, CONF_CTL_SOCK_NAME)
 	    >= (int)size)
 		fatalx("runtime directory path too long");
 	conf_free(&c);
 }
 
+enum ctl_cmd {
+	CMD_STATUS,
+	CMD_RELOAD,
+	CMD_STOP,
+	CMD_CA_ROTATE,
+	CMD_PT_LIST,
+	CMD_PT_CLEAR,
+};
+
+static const struct ctl_word {
+	const char *cw_word1;
+	const char *cw_word2; /* NULL: a command of one word */
+	int	    cw_cmd;
+} ctl_words[] = {
+	{ "status", NULL, CMD_STATUS },
+	{ "reload", NULL, CMD_RELOAD },
+	{ "stop", NULL, CMD_STOP },
+	{ "ca", "rotate", CMD_CA_ROTATE },
+	{ "passthrough", "list", CMD_PT_LIST },
+	{ "passthrough", "clear", CMD_PT_CLEAR },
+};
+
+/* Checked before connecting: a usage error never bothers mitmd. */
+static int
+ctl_command(int argc, char *argv[])
+{
+	const struct ctl_word *w;
+	size_t		       i;
+
+	for (i = 0; i < nitems(ctl_words); i++) {
+		w = &ctl_words[i];
+		if (argc != (w->cw_word2 == NULL ? 1 : 2) ||
+		    strcmp(argv[0], w->cw_word1) != 0 ||
+		    (w->cw_word2 != NULL && strcmp(argv[1], w->cw_word2) != 0))
+			continue;
+		return w->cw_cmd;
+	}
+	usage();
+}
+
 int
 main(int argc, char *argv[])
 {
-	char	 path[CONF_PATH_MAX + 16] = MITMCTL_SOCK_DEFAULT;
-	int	 ch, json = 0, fd;
+	char	 path[CONF_PATH_MAX + sizeof(CONF_CTL_SOCK_NAME) + 1] =
+	    MITMCTL_SOCK_DEFAULT;
+	int	 ch, json = 0, fd, cmd;
 
 	log_init("mitmctl", 0);
 	ipc_set_role(ROLE_CTL);
@@ -206,15 +379,20 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc != 1 || (strcmp(argv[0], "status") != 0 &&
-	    strcmp(argv[0], "reload") != 0 && strcmp(argv[0], "stop") != 0))
-		usage();
+	cmd = ctl_command(argc - optind, argv + optind);
 	fd = ctl_connect(path);
-	if (strcmp(argv[0], "status") == 0)
+	switch (cmd) {
+	case CMD_STATUS:
 		return cmd_status(fd, json);
-	if (strcmp(argv[0], "reload") == 0)
+	case CMD_RELOAD:
 		return cmd_simple(fd, IMSG_CTL_RELOAD, json);
-	return cmd_simple(fd, IMSG_CTL_STOP, json);
+	case CMD_STOP:
+		return cmd_simple(fd, IMSG_CTL_STOP, json);
+	case CMD_CA_ROTATE:
+		return cmd_simple(fd, IMSG_CTL_CA_ROTATE, json);
+	case CMD_PT_LIST:
+		return cmd_pt_list(fd, json);
+	default:
+		return cmd_simple(fd, IMSG_CTL_PT_CLEAR, json);
+	}
 }

@@ -13,6 +13,8 @@
  * nothing. Reading the file is in parse_file.c, printing in
  * parse_print.c.
  */
+#include <sys/un.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -36,6 +38,15 @@
 #define CONF_HEADERS_MAX 10000
 #define CONF_CONNS_MAX	 1000000
 #define CONF_RULES_FIRST 16	       /* the first allocation of mc_rules */
+#define CONF_PT_AFTER_MAX 1000	       /* failures before a passthrough */
+#define CONF_PT_TTL_MAX	 (30 * 86400)  /* a learned passthrough: 30 days */
+#define CONF_KEEP_FLOWS_MAX 100000000  /* flows in the store */
+#define CONF_KEEP_DAYS_MAX 3650	       /* ten years */
+#define CONF_SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+/* What an OpenSSL cipher list is made of; no blanks, no commas: ':'
+ * separates. */
+#define CONF_CIPHER_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
+			  "0123456789:+-!@=_."
 
 enum tok_type {
 	TOK_EOF,
@@ -71,6 +82,16 @@ enum setting {
 	SET_LIMIT_HEAD,
 	SET_LIMIT_HEADERS,
 	SET_LIMIT_CONNS,
+	SET_UP_CA_FILE,
+	SET_UP_VERIFY,
+	SET_TLS_MIN,
+	SET_TLS_CIPHERS,
+	SET_PASSTHROUGH,
+	SET_EVENTS_FILE,
+	SET_EVENTS_SOCKET,
+	SET_CAPTURE,
+	SET_KEEP_FLOWS,
+	SET_KEEP_DAYS,
 	SET_MAX
 };
 
@@ -433,6 +454,9 @@ next_string(struct parser *p, const char *what, const char *after,
 		    name, len - 1);
 		return (-1);
 	}
+	/* Zeroed to the end: the struct travels to the children and is
+	 * compared with memcmp on reload and in tests. */
+	memset(out, 0, len);
 	util_strlcpy(out, p->p_tok.tk_text, len);
 	lex_next(p);
 	return (0);
@@ -921,6 +945,244 @@ parse_limit(struct parser *p)
 	    "'head', 'headers' or 'connections'"));
 }
 
+/*
+ * TLS interception (issue 3).
+ */
+
+/* upstream ca-file "PATH" | upstream verify yes|no */
+static int
+parse_upstream(struct parser *p)
+{
+	static const char *const words[] = { "ca-file", "verify", NULL };
+	static const char *const yesno[] = { "yes", "no", NULL };
+	struct conf_global	*g = &p->p_conf->mc_global;
+	int			 v;
+
+	switch (next_choice(p, words, "'ca-file' or 'verify'", "upstream")) {
+	case 0:
+		if (setting_once(p, SET_UP_CA_FILE, "upstream ca-file") == -1)
+			return (-1);
+		return (next_string(p, "a quoted path", "ca-file",
+		    "upstream ca-file", g->cg_ca_file, sizeof(g->cg_ca_file)));
+	case 1:
+		if (setting_once(p, SET_UP_VERIFY, "upstream verify") == -1 ||
+		    (v = next_choice(p, yesno, "'yes' or 'no'", "verify")) ==
+		    -1)
+			return (-1);
+		g->cg_verify = v == 0;
+		lex_next(p);
+		return (0);
+	}
+	return (-1);
+}
+
+/* An OpenSSL cipher list, checked for what it is made of only: OpenSSL
+ * itself judges the names when a worker starts. */
+static int
+check_ciphers(struct parser *p, const char *list)
+{
+	size_t n = strspn(list, CONF_CIPHER_CHARS);
+
+	if (list[n] != '\0') {
+		parse_error(p, p->p_stmt_line, "invalid character '%c' in tls "
+		    "ciphers: use OpenSSL cipher names, ':', '+', '-', '!', "
+		    "'@' and '='", list[n]);
+		return (-1);
+	}
+	return (0);
+}
+
+/* tls min-version 1.2|1.3 | tls ciphers "LIST" */
+static int
+parse_tls(struct parser *p)
+{
+	static const char *const words[] = { "min-version", "ciphers", NULL };
+	static const char *const versions[] = { "1.2", "1.3", NULL };
+	struct conf_global	*g = &p->p_conf->mc_global;
+
+	switch (next_choice(p, words, "'min-version' or 'ciphers'", "tls")) {
+	case 0:
+		if (setting_once(p, SET_TLS_MIN, "tls min-version") == -1)
+			return (-1);
+		switch (next_choice(p, versions, "'1.2' or '1.3'",
+		    "min-version")) {
+		case 0:
+			g->cg_tls_min = CONF_TLS_1_2;
+			break;
+		case 1:
+			g->cg_tls_min = CONF_TLS_1_3;
+			break;
+		default:
+			return (-1);
+		}
+		lex_next(p);
+		return (0);
+	case 1:
+		if (setting_once(p, SET_TLS_CIPHERS, "tls ciphers") == -1 ||
+		    next_string(p, "a quoted cipher list", "ciphers",
+		    "tls ciphers", g->cg_ciphers, sizeof(g->cg_ciphers)) == -1)
+			return (-1);
+		return (check_ciphers(p, g->cg_ciphers));
+	}
+	return (-1);
+}
+
+/* The options after "learn after N", in any order, each once. */
+static int
+parse_learn_opts(struct parser *p)
+{
+	struct conf_global *g = &p->p_conf->mc_global;
+	int		    seen_all = 0, seen_ttl = 0;
+
+	for (;;) {
+		if (tok_is(p, "for")) {
+			if (seen_all++) {
+				parse_error(p, p->p_tok.tk_line, "'for all' is "
+				    "given twice");
+				return (-1);
+			}
+			if (next_keyword(p, "all", "for") == -1)
+				return (-1);
+			g->cg_pt_all = 1;
+			lex_next(p);
+		} else if (tok_is(p, "ttl")) {
+			if (seen_ttl++) {
+				parse_error(p, p->p_tok.tk_line, "'ttl' is "
+				    "given twice");
+				return (-1);
+			}
+			lex_next(p);
+			if (take_number(p, "a number of seconds", "ttl",
+			    "tls-passthrough ttl", 1, CONF_PT_TTL_MAX,
+			    &g->cg_pt_ttl) == -1)
+				return (-1);
+		} else
+			return (0);
+	}
+}
+
+/* tls-passthrough learn after N [for all] [ttl N] | tls-passthrough no */
+static int
+parse_passthrough(struct parser *p)
+{
+	static const char *const words[] = { "learn", "no", NULL };
+	struct conf_global	*g = &p->p_conf->mc_global;
+
+	if (setting_once(p, SET_PASSTHROUGH, "tls-passthrough") == -1)
+		return (-1);
+	switch (next_choice(p, words, "'learn' or 'no'", "tls-passthrough")) {
+	case 0:
+		if (next_keyword(p, "after", "learn") == -1)
+			return (-1);
+		lex_next(p);
+		if (take_number(p, "a number of failures", "after",
+		    "tls-passthrough learn after", 1, CONF_PT_AFTER_MAX,
+		    &g->cg_pt_after) == -1)
+			return (-1);
+		return (parse_learn_opts(p));
+	case 1:
+		g->cg_pt_after = 0;
+		lex_next(p);
+		return (0);
+	}
+	return (-1);
+}
+
+/* events file "PATH" | events socket "PATH" */
+static int
+parse_events(struct parser *p)
+{
+	static const char *const words[] = { "file", "socket", NULL };
+	struct mitmd_conf	*c = p->p_conf;
+
+	switch (next_choice(p, words, "'file' or 'socket'", "events")) {
+	case 0:
+		if (setting_once(p, SET_EVENTS_FILE, "events file") == -1)
+			return (-1);
+		return (next_string(p, "a quoted path", "file", "events file",
+		    c->mc_events_file, sizeof(c->mc_events_file)));
+	case 1:
+		if (setting_once(p, SET_EVENTS_SOCKET, "events socket") == -1)
+			return (-1);
+		if (next_string(p, "a quoted path", "socket", "events socket",
+		    c->mc_events_socket, sizeof(c->mc_events_socket)) == -1)
+			return (-1);
+		if (strlen(c->mc_events_socket) >= CONF_SUN_PATH_MAX) {
+			parse_error(p, p->p_stmt_line, "events socket is longer "
+			    "than %zu bytes, the most a Unix socket path may "
+			    "have", CONF_SUN_PATH_MAX - 1);
+			return (-1);
+		}
+		return (0);
+	}
+	return (-1);
+}
+
+/* capture bodies max N KiB */
+static int
+parse_capture(struct parser *p)
+{
+	struct conf_global *g = &p->p_conf->mc_global;
+	char		    num[CONF_NUM_DIGITS + 2];
+
+	if (setting_once(p, SET_CAPTURE, "capture bodies") == -1 ||
+	    next_keyword(p, "bodies", "capture") == -1 ||
+	    next_keyword(p, "max", "bodies") == -1)
+		return (-1);
+	lex_next(p);
+	if (take_number(p, "a number of KiB", "max", "capture bodies max", 0,
+	    CONF_CAPTURE_MAX_KIB, &g->cg_capture_max) == -1)
+		return (-1);
+	if (!tok_is(p, "KiB")) {
+		snprintf(num, sizeof(num), "%u", g->cg_capture_max);
+		return (parse_expected(p, "'KiB'", num));
+	}
+	lex_next(p);
+	return (0);
+}
+
+/* store keep N flows | store keep N days: the unit comes after the
+ * number, so the range is checked once the unit is known. */
+static int
+parse_store(struct parser *p)
+{
+	struct conf_global *g = &p->p_conf->mc_global;
+	char		    num[CONF_NUM_DIGITS + 2];
+	uint32_t	    n, max, *field;
+	int		    set;
+	const char	   *name;
+
+	if (next_keyword(p, "keep", "store") == -1)
+		return (-1);
+	lex_next(p);
+	if (take_number(p, "a number", "keep", "store keep", 0, UINT32_MAX,
+	    &n) == -1)
+		return (-1);
+	snprintf(num, sizeof(num), "%u", n);
+	if (tok_is(p, "flows") || tok_is(p, "flow")) {
+		set = SET_KEEP_FLOWS;
+		name = "store keep flows";
+		max = CONF_KEEP_FLOWS_MAX;
+		field = &g->cg_keep_flows;
+	} else if (tok_is(p, "days") || tok_is(p, "day")) {
+		set = SET_KEEP_DAYS;
+		name = "store keep days";
+		max = CONF_KEEP_DAYS_MAX;
+		field = &g->cg_keep_days;
+	} else
+		return (parse_expected(p, "'flows' or 'days'", num));
+	if (setting_once(p, set, name) == -1)
+		return (-1);
+	if (n < 1 || n > max) {
+		parse_error(p, p->p_tok.tk_line, "%s must be between 1 and %u, "
+		    "got %u", name, max, n);
+		return (-1);
+	}
+	*field = n;
+	lex_next(p);
+	return (0);
+}
+
 static const struct keyword {
 	const char *kw_name;
 	int	  (*kw_parse)(struct parser *);
@@ -928,15 +1190,21 @@ static const struct keyword {
 	{ "allow", parse_allow },
 	{ "block", parse_rule },
 	{ "ca", parse_ca },
+	{ "capture", parse_capture },
 	{ "chroot", parse_chroot },
+	{ "events", parse_events },
 	{ "intercept", parse_rule },
 	{ "limit", parse_limit },
 	{ "listen", parse_listen },
 	{ "runtime", parse_runtime },
 	{ "state", parse_state },
+	{ "store", parse_store },
 	{ "syslog", parse_syslog },
 	{ "timeout", parse_timeout },
+	{ "tls", parse_tls },
+	{ "tls-passthrough", parse_passthrough },
 	{ "tunnel", parse_rule },
+	{ "upstream", parse_upstream },
 	{ "user", parse_user },
 	{ "webui", parse_webui },
 	{ "workers", parse_workers },
@@ -981,6 +1249,26 @@ parse_statement(struct parser *p)
 	return (0);
 }
 
+/* The event sinks must not collide with each other or the control
+ * socket: master would unlink the file it just opened. */
+static void
+parse_finish_events(struct parser *p)
+{
+	const struct mitmd_conf *c = p->p_conf;
+	char			 ctl[CONF_PATH_MAX + sizeof(CONF_CTL_SOCK_NAME)];
+
+	if (c->mc_events_socket[0] == '\0')
+		return;
+	if (strcmp(c->mc_events_socket, c->mc_events_file) == 0)
+		parse_error(p, p->p_seen[SET_EVENTS_SOCKET], "'events socket' "
+		    "must differ from 'events file'");
+	snprintf(ctl, sizeof(ctl), "%s/%s", c->mc_runtime_dir,
+	    CONF_CTL_SOCK_NAME);
+	if (strcmp(c->mc_events_socket, ctl) == 0)
+		parse_error(p, p->p_seen[SET_EVENTS_SOCKET], "'events socket' "
+		    "must differ from the control socket %s", ctl);
+}
+
 /* What no single statement can check. */
 static void
 parse_finish(struct parser *p)
@@ -1002,6 +1290,7 @@ parse_finish(struct parser *p)
 		parse_error(p, MAX(p->p_seen[SET_USER],
 		    p->p_seen[SET_CA_USER]), "'ca user' must differ from "
 		    "'user': only certd's user may read the CA key");
+	parse_finish_events(p);
 }
 
 static void

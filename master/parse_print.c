@@ -5,13 +5,17 @@
  * host or CIDR block a line, so that parsing its output gives the same
  * struct mitmd_conf (line numbers aside) and printing that again gives the
  * same text. Settings whose default is "absent" (chroot, allow from, the
- * rule for unmatched hosts) are shown as comments, because writing them
- * out would change the struct they parse to.
+ * rule for unmatched hosts, the event sinks) are shown as comments,
+ * because writing them out would change the struct they parse to.
+ * conf_warnings is here too: it reads a parsed config and only logs.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "master/conf.h"
 
@@ -127,6 +131,38 @@ print_rules(FILE *f, const struct mitmd_conf *c)
 		    "other host)\n");
 }
 
+static void
+print_tls(FILE *f, const struct mitmd_conf *c)
+{
+	const struct conf_global *g = &c->mc_global;
+
+	print_setting(f, "upstream ca-file", g->cg_ca_file);
+	fprintf(f, "upstream verify %s\n", g->cg_verify ? "yes" : "no");
+	fprintf(f, "tls min-version %s\n",
+	    g->cg_tls_min == CONF_TLS_1_3 ? "1.3" : "1.2");
+	print_setting(f, "tls ciphers", g->cg_ciphers);
+	if (g->cg_pt_after == 0) {
+		fprintf(f, "tls-passthrough no\n");
+		return;
+	}
+	fprintf(f, "tls-passthrough learn after %u%s ttl %u\n",
+	    g->cg_pt_after, g->cg_pt_all ? " for all" : "", g->cg_pt_ttl);
+}
+
+/* The sinks have no default: an absent one is a comment. */
+static void
+print_events(FILE *f, const struct mitmd_conf *c)
+{
+	if (c->mc_events_file[0] != '\0')
+		print_setting(f, "events file", c->mc_events_file);
+	else
+		fputs("# no events file (the default)\n", f);
+	if (c->mc_events_socket[0] != '\0')
+		print_setting(f, "events socket", c->mc_events_socket);
+	else
+		fputs("# no events socket (the default)\n", f);
+}
+
 void
 conf_print(FILE *f, const struct mitmd_conf *c)
 {
@@ -160,4 +196,35 @@ conf_print(FILE *f, const struct mitmd_conf *c)
 	fprintf(f, "limit head %u\n", g->cg_max_head);
 	fprintf(f, "limit headers %u\n", g->cg_max_headers);
 	fprintf(f, "limit connections %u\n", g->cg_max_conns);
+	print_tls(f, c);
+	print_events(f, c);
+	fprintf(f, "capture bodies max %u KiB\n", g->cg_capture_max);
+	fprintf(f, "store keep %u flows\n", g->cg_keep_flows);
+	fprintf(f, "store keep %u days\n", g->cg_keep_days);
+}
+
+/*
+ * Warnings about a configuration that parses but weakens mitmd. They go
+ * wherever the log goes at the time: stderr for -n, syslog once running.
+ */
+void
+conf_warnings(const struct mitmd_conf *c)
+{
+	const struct conf_global *g = &c->mc_global;
+
+	if (!g->cg_verify)
+		log_warnx("WARNING: 'upstream verify no' in %s: upstream "
+		    "certificates are NOT verified. Anyone on the path to a "
+		    "server can impersonate it, and the clients of this proxy "
+		    "cannot tell: they only see mitmd's certificate. Use this "
+		    "in a lab only.", c->mc_file);
+	else if (access(g->cg_ca_file, R_OK) == -1)
+		log_warnx("upstream ca-file %s: %s: the workers cannot verify "
+		    "any upstream certificate", g->cg_ca_file,
+		    strerror(errno));
+	if (g->cg_tls_min == CONF_TLS_1_3 &&
+	    strcmp(g->cg_ciphers, CONF_DEF_CIPHERS) != 0)
+		log_warnx("'tls ciphers' has no effect with 'tls min-version "
+		    "1.3': it lists TLS 1.2 ciphers, and TLS 1.3 uses "
+		    "OpenSSL's suites");
 }

@@ -71,19 +71,9 @@ proc_add(enum role r, uint32_t index)
 	return p;
 }
 
-static int
-proc_has_webui(void)
-{
-	size_t i;
-
-	for (i = 0; i < master->m_conf->mc_nlisteners; i++)
-		if (master->m_conf->mc_listeners[i].cl_kind == LISTENER_WEBUI)
-			return 1;
-	return 0;
-}
-
 /* Start order matters: certd loads the CA that webui serves; workers exist
- * before the acceptor hands them connections. */
+ * before the acceptor hands them connections. webui always runs: it owns
+ * the flow store and the event sinks even without a page to serve. */
 void
 proc_init_table(void)
 {
@@ -91,8 +81,7 @@ proc_init_table(void)
 
 	master->m_nprocs = 0;
 	proc_add(ROLE_CERTD, 0);
-	if (proc_has_webui())
-		proc_add(ROLE_WEBUI, 0);
+	proc_add(ROLE_WEBUI, 0);
 	for (i = 0; i < master->m_conf->mc_global.cg_workers; i++)
 		proc_add(ROLE_TLSWORKER, i);
 	proc_add(ROLE_ACCEPTOR, 0);

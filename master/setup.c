@@ -66,6 +66,10 @@ setup_paths(struct mitmd_conf *c)
 	setup_abspath(c->mc_runtime_dir, sizeof(c->mc_runtime_dir));
 	setup_abspath(c->mc_chroot, sizeof(c->mc_chroot));
 	setup_abspath(c->mc_syslog, sizeof(c->mc_syslog));
+	setup_abspath(c->mc_events_file, sizeof(c->mc_events_file));
+	setup_abspath(c->mc_events_socket, sizeof(c->mc_events_socket));
+	setup_abspath(c->mc_global.cg_ca_file,
+	    sizeof(c->mc_global.cg_ca_file));
 }
 
 /*

@@ -7,7 +7,13 @@
  *
  * The client fd belongs to the conn from conn_handoff() to conn_close().
  * The bufferevent on it never closes it (no BEV_OPT_CLOSE_ON_FREE), so a
- * tunnel can drop the bufferevent and splice on the bare fd.
+ * tunnel can drop the bufferevent and splice on the bare fd. The one
+ * exception is the TLS bufferevent of an intercepted connection: it owns
+ * the SSL and the fd (libevent may still use the SSL after a callback
+ * that frees the bufferevent returns), and cn_fd_owned says so.
+ *
+ * Events (events.h): connect_received and connect_decision for the first
+ * head of a connection, stream_closed with cn_why when it closes.
  */
 #include <sys/socket.h>
 
@@ -18,6 +24,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +37,7 @@
 #include "tlsworker/tlsworker.h"
 
 #define CONN_BODY_MAX	512	/* text of an error response */
+#define CONN_WHY_DEFAULT "closed"
 #define TW_BUSY		"HTTP/1.1 503 Service Unavailable\r\n" \
 			"Content-Length: 0\r\nConnection: close\r\n\r\n"
 
@@ -60,6 +68,8 @@ conn_new(const struct conn_meta *cm, int fd)
 		return NULL;
 	cn->cn_meta = *cm;
 	cn->cn_fd = fd;
+	cn->cn_fd_owned = 1;
+	ev_flow_init(&cn->cn_ev, cm->cm_id, &cm->cm_client);
 	cn->cn_up.up_fd = -1;
 	cn->cn_start = cn->cn_last = util_now_usec();
 	addr_str(&cm->cm_client, 1, cn->cn_client, sizeof(cn->cn_client));
@@ -72,6 +82,7 @@ conn_new(const struct conn_meta *cm, int fd)
 			event_free(cn->cn_timer);
 		if (cn->cn_bev)
 			bufferevent_free(cn->cn_bev);
+		ev_flow_free(&cn->cn_ev);
 		free(cn);
 		return NULL;
 	}
@@ -133,6 +144,7 @@ conn_head_begin(struct conn *cn)
 	/* The limits of the config in force for each new head. */
 	cn->cn_req.hh_max_head = tw_env.tw_conf.cg_max_head;
 	cn->cn_req.hh_max_fields = tw_env.tw_conf.cg_max_headers;
+	cn->cn_req.hh_origin = cn->cn_fixed;
 	if (tw_env.tw_draining && cn->cn_nreq > 0 &&
 	    evbuffer_get_length(in) == 0) {
 		conn_close_after_flush(cn);
@@ -169,8 +181,14 @@ conn_head_read(struct bufferevent *bev, void *arg)
 			    (unsigned long long)cn->cn_meta.cm_id,
 			    cn->cn_client, cn->cn_req.hh_status,
 			    cn->cn_req.hh_error);
-			conn_respond(cn, cn->cn_req.hh_status, "%s",
-			    cn->cn_req.hh_error);
+			conn_why(cn, "error");
+			if (cn->cn_fixed)	/* TLS talked, HTTP did not */
+				conn_respond(cn, cn->cn_req.hh_status,
+				    "mitmd: not an HTTP/1.x request on this "
+				    "connection: %s", cn->cn_req.hh_error);
+			else
+				conn_respond(cn, cn->cn_req.hh_status, "%s",
+				    cn->cn_req.hh_error);
 			return;
 		}
 		conn_head_done(cn);
@@ -188,14 +206,33 @@ conn_head_event(struct bufferevent *bev, short what, void *arg)
 		log_debug("conn=%llu: %s", (unsigned long long)cn->cn_meta.cm_id,
 		    strerror(EVUTIL_SOCKET_ERROR()));
 	/* EOF or error before a whole head: nothing to answer. */
+	conn_why(cn, what & BEV_EVENT_ERROR ? "error" : "client_eof");
 	conn_close(cn);
 }
 
 static void
 conn_head_done(struct conn *cn)
 {
+	struct http1_head *h = &cn->cn_req;
+
 	bufferevent_disable(cn->cn_bev, EV_READ);
-	if (cn->cn_req.hh_method_id == HTTP1_M_CONNECT)
+	if (cn->cn_fixed) {
+		/* Inside a tunnel: the CONNECT decided where it goes. */
+		if (cn->cn_fail_page != NULL) {
+			ev_request_headers(&cn->cn_ev, h);
+			conn_why(cn, "tls_failed");
+			conn_respond_body(cn, 502, "text/html; charset=utf-8",
+			    cn->cn_fail_page, strlen(cn->cn_fail_page));
+		} else
+			fwd_request(cn);
+		return;
+	}
+	if (!cn->cn_ev_on) {
+		ev_set_target(&cn->cn_ev, h->hh_host, h->hh_port);
+		ev_connect_received(&cn->cn_ev, http1_str(h, h->hh_method));
+		cn->cn_ev_on = 1;
+	}
+	if (h->hh_method_id == HTTP1_M_CONNECT)
 		tunnel_start(cn);
 	else
 		fwd_request(cn);
@@ -215,6 +252,9 @@ conn_decide(struct conn *cn)
 	 * may have come between two on a keep-alive connection); a line is
 	 * logged when the target or the outcome differs from the last. */
 	policy_match(tw_env.tw_rules, tw_env.tw_nrules, h->hh_host, &pd);
+	if (h->hh_method_id == HTTP1_M_CONNECT)
+		policy_pt_apply(&pd, &cn->cn_meta.cm_client, h->hh_host,
+		    util_wall_usec());
 	same = cn->cn_decided && strcmp(target, cn->cn_target) == 0 &&
 	    memcmp(&pd, &cn->cn_pd, sizeof(pd)) == 0;
 	cn->cn_pd = pd;
@@ -224,6 +264,10 @@ conn_decide(struct conn *cn)
 	util_strlcpy(cn->cn_target, target, sizeof(cn->cn_target));
 	cn->cn_nreq++;
 	cn->cn_decided = 1;
+	if (cn->cn_nreq == 1)
+		ev_connect_decision(&cn->cn_ev,
+		    conf_action_str(cn->cn_pd.pd_action), cn->cn_pd.pd_index,
+		    cn->cn_pd.pd_line);
 	if (!same)
 		log_audit("conn=%llu client=%s target=%s action=%s rule=%s "
 		    "line=%u", (unsigned long long)cn->cn_meta.cm_id,
@@ -234,12 +278,40 @@ conn_decide(struct conn *cn)
 	return cn->cn_pd.pd_action;
 }
 
-/* Never frees cn before returning (unless the client fd is spliced and
- * there is no bufferevent left to answer on). */
+void
+conn_why(struct conn *cn, const char *why)
+{
+	if (cn->cn_why == NULL)
+		cn->cn_why = why;
+}
+
+/* Never frees cn before returning (unless there is no bufferevent to
+ * answer on: spliced, or in the middle of a handshake). */
+void
+conn_respond_body(struct conn *cn, int status, const char *type,
+    const char *body, size_t len)
+{
+	struct evbuffer	*out;
+
+	if (cn->cn_bev == NULL) {
+		conn_close(cn);
+		return;
+	}
+	if (status >= 500)
+		conn_why(cn, "error");
+	out = bufferevent_get_output(cn->cn_bev);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: %s\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n", status, http1_reason(status), type,
+	    len);
+	evbuffer_add(out, body, len);
+	conn_close_after_flush(cn);
+}
+
 void
 conn_respond(struct conn *cn, int status, const char *fmt, ...)
 {
-	struct evbuffer	*out;
 	char		 body[CONN_BODY_MAX];
 	va_list		 ap;
 	int		 n;
@@ -257,13 +329,10 @@ conn_respond(struct conn *cn, int status, const char *fmt, ...)
 		n = sizeof(body) - 2;
 	body[n++] = '\n';
 	body[n] = '\0';
-	out = bufferevent_get_output(cn->cn_bev);
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Length: %d\r\n"
-	    "Connection: close\r\n\r\n%s",
-	    status, http1_reason(status), n, body);
-	conn_close_after_flush(cn);
+	if (status >= 400 && status < 500)
+		conn_why(cn, "error");
+	conn_respond_body(cn, status, "text/plain; charset=utf-8", body,
+	    (size_t)n);
 }
 
 void
@@ -294,6 +363,10 @@ conn_flushed(struct bufferevent *bev, void *arg)
 	if (cn->cn_state != CONN_CLOSING)
 		return;
 	cn->cn_state = CONN_LINGER;
+	/* TLS: close_notify first, so the client knows the response is
+	 * whole; the bufferevent wrote everything before it. */
+	if (cn->cn_ssl != NULL)
+		(void)SSL_shutdown(cn->cn_ssl);
 	/* On failure (the client is gone) reading ends at once with EOF or
 	 * an error; never free here, conn_respond() callers rely on it. */
 	(void)shutdown(cn->cn_fd, SHUT_WR);
@@ -351,6 +424,10 @@ conn_timer_cb(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
+	if (cn->cn_tkind == TMO_TLS) {
+		intercept_timeout(cn);
+		return;
+	}
 	/* Idle time counts from the last byte moved: re-arm for the rest
 	 * rather than re-adding the timer on every read. */
 	if (cn->cn_tkind == TMO_IDLE && now - cn->cn_last < cn->cn_tlen) {
@@ -363,6 +440,8 @@ conn_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	log_debug("conn=%llu: %s timeout", (unsigned long long)cn->cn_meta.cm_id,
 	    cn->cn_tkind == TMO_HEADER ? "header" :
 	    cn->cn_tkind == TMO_IDLE ? "idle" : "close");
+	if (cn->cn_tkind != TMO_CLOSE)
+		conn_why(cn, "timeout");
 	/* A partial head gets a 408; an idle keep-alive connection is just
 	 * closed, as a client may take a 408 there for its next request. */
 	if (cn->cn_tkind == TMO_HEADER && cn->cn_req.hh_total > 0) {
@@ -409,18 +488,27 @@ conn_close(struct conn *cn)
 	uint64_t	 id = cn->cn_meta.cm_id;
 
 	conn_audit_closed(cn);
+	if (cn->cn_ev_on)
+		ev_stream_closed(&cn->cn_ev, cn->cn_why ? cn->cn_why :
+		    CONN_WHY_DEFAULT, cn->cn_bytes_in, cn->cn_bytes_out);
+	ev_flow_free(&cn->cn_ev);
 	TAILQ_REMOVE(&tw_env.tw_conns, cn, cn_entry);
 	tw_env.tw_open--;
 	upstream_cancel(&cn->cn_up);
+	if (cn->cn_icpt != NULL)
+		intercept_free(cn->cn_icpt);
 	if (cn->cn_relay != NULL)
 		relay_free(cn->cn_relay);
 	if (cn->cn_fwd != NULL)
 		fwd_free(cn->cn_fwd);
+	/* A TLS bufferevent frees its SSL and closes the fd itself. */
 	if (cn->cn_bev != NULL)
 		bufferevent_free(cn->cn_bev);
 	event_free(cn->cn_timer);
-	close(cn->cn_fd);
+	if (cn->cn_fd_owned)
+		close(cn->cn_fd);
 	http1_head_free(&cn->cn_req);
+	free(cn->cn_fail_page);
 	free(cn);
 	worker_conn_closed(id);
 }
@@ -436,7 +524,9 @@ conn_drain_idle(void)
 		tmp = TAILQ_NEXT(cn, cn_entry);
 		if (cn->cn_state == CONN_HEAD && cn->cn_nreq > 0 &&
 		    cn->cn_req.hh_total == 0 &&
-		    evbuffer_get_length(bufferevent_get_input(cn->cn_bev)) == 0)
+		    evbuffer_get_length(bufferevent_get_input(cn->cn_bev)) == 0) {
+			conn_why(cn, "shutdown");
 			conn_close_after_flush(cn);
+		}
 	}
 }

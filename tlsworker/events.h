@@ -39,6 +39,8 @@ struct ev_flow {
 	char		 ef_host[HOSTPAT_MAXLEN + 1];
 	uint16_t	 ef_port;
 	const char	*ef_protocol;	/* "tcp", "tls", "http/1.1" */
+	int		 ef_tls;	/* the client side speaks TLS: set by
+					 * ev_tls_succeeded(TLS_SIDE_CLIENT) */
 	/* per body being streamed: size and SHA-256 so far */
 	uint64_t	 ef_body_len[2];	/* 0 request, 1 response */
 	struct evp_md_ctx_st *ef_body_md[2];

@@ -1,17 +1,26 @@
 /*
+ * HTTP/1.x exchanges, one at a time per client connection, in two modes.
  * Absolute-form plain HTTP ("GET http://host/path HTTP/1.1") on the
- * explicit proxy: one exchange at a time per client connection. The
- * request head goes upstream in origin-form with hop-by-hop fields removed
- * and Host taken from the target; bodies stream both ways in their own
- * framing (Content-Length, chunked walked byte-exact, or until close);
- * the response head comes back with a Connection field that says what
- * the proxy does with the client connection.
+ * explicit proxy: each request is decided by the policy and goes to its
+ * own host, in origin-form with Host taken from the target. Inside a
+ * CONNECT tunnel (fw_fixed: intercepted TLS, or plain HTTP on a tunnel)
+ * every request goes to the one upstream connection the CONNECT made,
+ * target and Host as the client wrote them; the two bufferevents may be
+ * TLS ones (bufferevent_openssl), which changes nothing here.
+ *
+ * In both modes hop-by-hop fields are removed; bodies stream both ways in
+ * their own framing (Content-Length, chunked walked byte-exact, or until
+ * close) and are reported to the events as they pass; the response head
+ * comes back with a Connection field that says what the proxy does with
+ * the client connection.
  *
  * Keep-alive: the client connection stays open when it asked for it
  * (HTTP/1.1 by default, HTTP/1.0 with "keep-alive") and the response has
  * a length; the upstream connection is kept for the next request to the
  * same host and port, and a request without a body that finds a kept
- * connection closed under it is retried once on a fresh one.
+ * connection closed under it is retried once on a fresh one. A fixed
+ * upstream is never replaced: when it closes, the client connection
+ * closes too (after the response in progress), and the client reconnects.
  *
  * Back-pressure: a side stops reading while the other side's output is
  * above TW_HIGH_WM and starts again when it drains below TW_LOW_WM.
@@ -34,9 +43,16 @@ enum fwd_move {
 	FWD_BAD,
 };
 
+/* A body span reported to the events. */
+struct fwd_span {
+	struct conn	*fs_conn;
+	int		 fs_resp;
+};
+
 struct fwd {
 	struct conn		*fw_conn;
 	struct bufferevent	*fw_ubev;	/* upstream, closes its fd */
+	int			 fw_fixed;	/* the CONNECT target, for good */
 	char			 fw_uhost[HTTP1_HOST_MAX + 1];
 	uint16_t		 fw_uport;
 	struct upstream		 fw_up;
@@ -69,8 +85,9 @@ static void	fwd_connected(struct conn *, int, int, const char *);
 static void	fwd_send(struct fwd *);
 static void	fwd_drop_upstream(struct fwd *);
 static void	fwd_done(struct fwd *);
-static int	fwd_move(struct evbuffer *, struct evbuffer *, int,
-		    uint64_t *, struct http1_chunked *, size_t *);
+static int	fwd_move(struct conn *, int, struct evbuffer *,
+		    struct evbuffer *, int, uint64_t *, struct http1_chunked *,
+		    size_t *);
 static int	fwd_resp_head(struct fwd *);
 static void	fwd_client_read(struct bufferevent *, void *);
 static void	fwd_client_write(struct bufferevent *, void *);
@@ -78,6 +95,7 @@ static void	fwd_client_event(struct bufferevent *, short, void *);
 static void	fwd_up_read(struct bufferevent *, void *);
 static void	fwd_up_write(struct bufferevent *, void *);
 static void	fwd_up_event(struct bufferevent *, short, void *);
+static void	fwd_up_idle_gone(struct fwd *);
 
 static struct fwd *
 fwd_new(struct conn *cn)
@@ -139,14 +157,72 @@ fwd_prepare(struct fwd *fw)
 	return 0;
 }
 
-/* conn.c: an absolute-form request head is complete. */
+/* intercept.c: requests inside this tunnel go to ubev and nowhere else. */
+int
+fwd_fixed(struct conn *cn, struct bufferevent *ubev)
+{
+	struct fwd	*fw;
+
+	if (cn->cn_fwd == NULL && (cn->cn_fwd = fwd_new(cn)) == NULL) {
+		bufferevent_free(ubev);
+		return -1;
+	}
+	fw = cn->cn_fwd;
+	fwd_drop_upstream(fw);
+	fw->fw_fixed = 1;
+	fw->fw_ubev = ubev;
+	bufferevent_setwatermark(ubev, EV_READ, 0, TW_HIGH_WM);
+	bufferevent_setwatermark(ubev, EV_WRITE, TW_LOW_WM, 0);
+	bufferevent_setcb(ubev, fwd_up_read, fwd_up_write, fwd_up_event, fw);
+	/* Reading while idle shows an upstream that closes. */
+	bufferevent_enable(ubev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+/* A request inside a tunnel: to the fixed upstream, no decision. */
+static void
+fwd_request_fixed(struct conn *cn)
+{
+	struct fwd	*fw = cn->cn_fwd;
+
+	if (fw == NULL || fw->fw_ubev == NULL) {
+		/* Upstream closed between two requests: closing makes the
+		 * client retry on a new connection, a 502 would not. */
+		log_debug("conn=%llu: upstream gone before the request",
+		    (unsigned long long)cn->cn_meta.cm_id);
+		conn_why(cn, "upstream_eof");
+		conn_close(cn);
+		return;
+	}
+	if (fwd_prepare(fw) == -1) {
+		conn_respond(cn, 503, "mitmd: out of memory");
+		return;
+	}
+	cn->cn_nreq++;
+	ev_request_headers(&cn->cn_ev, &cn->cn_req);
+	cn->cn_state = CONN_FORWARD;
+	conn_timer(cn, TMO_IDLE, tw_env.tw_conf.cg_idle_tmo);
+	bufferevent_setcb(cn->cn_bev, fwd_client_read, fwd_client_write,
+	    fwd_client_event, cn);
+	bufferevent_setwatermark(cn->cn_bev, EV_WRITE, TW_LOW_WM, 0);
+	bufferevent_disable(cn->cn_bev, EV_READ);
+	fw->fw_reused = 1;
+	fwd_send(fw);
+}
+
+/* conn.c: a request head is complete. */
 void
 fwd_request(struct conn *cn)
 {
 	struct fwd	*fw;
 	char		 rule[POLICY_RULE_STRLEN];
 
+	if (cn->cn_fixed) {
+		fwd_request_fixed(cn);
+		return;
+	}
 	if (conn_decide(cn) == ACTION_BLOCK) {
+		conn_why(cn, "blocked");
 		conn_respond(cn, 403, "mitmd: access to %s is blocked by rule "
 		    "%s (line %u)", cn->cn_target,
 		    policy_rule_str(&cn->cn_pd, rule, sizeof(rule)),
@@ -162,6 +238,8 @@ fwd_request(struct conn *cn)
 		conn_respond(cn, 503, "mitmd: out of memory");
 		return;
 	}
+	cn->cn_ev.ef_protocol = "http/1.1";
+	ev_request_headers(&cn->cn_ev, &cn->cn_req);
 	cn->cn_state = CONN_FORWARD;
 	conn_timer(cn, TMO_IDLE, tw_env.tw_conf.cg_idle_tmo);
 	bufferevent_setcb(cn->cn_bev, fwd_client_read, fwd_client_write,
@@ -188,6 +266,7 @@ fwd_connected(struct conn *cn, int fd, int err, const char *why)
 	struct fwd	*fw = cn->cn_fwd;
 
 	if (err != UP_OK) {
+		conn_why(cn, "error");
 		log_info("conn=%llu: %s: %s",
 		    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target, why);
 		conn_respond(cn, upstream_status(err), "mitmd: cannot connect "
@@ -233,17 +312,49 @@ fwd_send(struct fwd *fw)
 		fwd_client_read(cn->cn_bev, cn);
 }
 
+static void
+fwd_span_cb(void *arg, const char *p, size_t n)
+{
+	struct fwd_span	*fs = arg;
+
+	ev_body_chunk(&fs->fs_conn->cn_ev, fs->fs_resp, p, n, 0);
+}
+
+/* The first n bytes of in, as body data, to the events. */
+static void
+fwd_span_bytes(struct fwd_span *fs, struct evbuffer *in, size_t n)
+{
+	struct evbuffer_ptr	 ptr;
+	struct evbuffer_iovec	 v;
+	size_t			 k;
+
+	if (n == 0 || evbuffer_ptr_set(in, &ptr, 0, EVBUFFER_PTR_SET) == -1)
+		return;
+	while (n > 0 && evbuffer_peek(in, (ev_ssize_t)n, &ptr, &v, 1) >= 1 &&
+	    v.iov_len > 0) {
+		k = MIN(v.iov_len, n);
+		fwd_span_cb(fs, v.iov_base, k);
+		n -= k;
+		if (n > 0 && evbuffer_ptr_set(in, &ptr, k,
+		    EVBUFFER_PTR_ADD) == -1)
+			break;
+	}
+}
+
 /*
  * Move body bytes from in to out as the framing says, never past the
- * message's end. *moved counts them. FWD_DONE at the end of the body.
+ * message's end, telling the events (resp: which body). *moved counts
+ * them. FWD_DONE at the end of the body, after its last chunk event.
  */
 static int
-fwd_move(struct evbuffer *in, struct evbuffer *out, int framing,
-    uint64_t *left, struct http1_chunked *ck, size_t *moved)
+fwd_move(struct conn *cn, int resp, struct evbuffer *in,
+    struct evbuffer *out, int framing, uint64_t *left,
+    struct http1_chunked *ck, size_t *moved)
 {
+	struct fwd_span	 fs = { cn, resp };
 	struct evbuffer_iovec v;
 	size_t		 n, used;
-	int		 r;
+	int		 r = FWD_MORE;
 
 	*moved = 0;
 	switch (framing) {
@@ -253,24 +364,31 @@ fwd_move(struct evbuffer *in, struct evbuffer *out, int framing,
 		n = evbuffer_get_length(in);
 		if (n > *left)
 			n = (size_t)*left;
+		fwd_span_bytes(&fs, in, n);
 		*moved = (size_t)evbuffer_remove_buffer(in, out, n);
 		*left -= *moved;
-		return *left == 0 ? FWD_DONE : FWD_MORE;
+		r = *left == 0 ? FWD_DONE : FWD_MORE;
+		break;
 	case HTTP1_BODY_CLOSE:
-		*moved = (size_t)evbuffer_remove_buffer(in, out,
-		    evbuffer_get_length(in));
+		n = evbuffer_get_length(in);
+		fwd_span_bytes(&fs, in, n);
+		*moved = (size_t)evbuffer_remove_buffer(in, out, n);
 		return FWD_MORE;
+	default:
+		/* Chunked: the events get the data, not the framing. */
+		while (r == FWD_MORE && evbuffer_peek(in, -1, NULL, &v, 1) == 1 &&
+		    v.iov_len > 0) {
+			r = http1_chunked_feed(ck, v.iov_base, v.iov_len,
+			    &used, fwd_span_cb, &fs);
+			*moved += (size_t)evbuffer_remove_buffer(in, out, used);
+			r = r == HTTP1_DONE ? FWD_DONE : r == HTTP1_ERROR ?
+			    FWD_BAD : FWD_MORE;
+		}
+		break;
 	}
-	while (evbuffer_peek(in, -1, NULL, &v, 1) == 1 && v.iov_len > 0) {
-		r = http1_chunked_feed(ck, v.iov_base, v.iov_len, &used,
-		    NULL, NULL);
-		*moved += (size_t)evbuffer_remove_buffer(in, out, used);
-		if (r == HTTP1_DONE)
-			return FWD_DONE;
-		if (r == HTTP1_ERROR)
-			return FWD_BAD;
-	}
-	return FWD_MORE;
+	if (r == FWD_DONE)
+		ev_body_chunk(&cn->cn_ev, resp, NULL, 0, 1);
+	return r;
 }
 
 static void
@@ -286,12 +404,13 @@ fwd_client_read(struct bufferevent *bev, void *arg)
 	if (fw->fw_req_done || fw->fw_ubev == NULL)
 		return;	/* a pipelined request waits for its turn */
 	out = bufferevent_get_output(fw->fw_ubev);
-	r = fwd_move(bufferevent_get_input(bev), out, fw->fw_req_framing,
-	    &fw->fw_req_left, &fw->fw_req_ck, &moved);
+	r = fwd_move(cn, 0, bufferevent_get_input(bev), out,
+	    fw->fw_req_framing, &fw->fw_req_left, &fw->fw_req_ck, &moved);
 	conn_count_in(cn, moved);
 	if (r == FWD_BAD) {
 		log_info("conn=%llu: request body: %s",
 		    (unsigned long long)cn->cn_meta.cm_id, fw->fw_req_ck.ck_error);
+		conn_why(cn, "error");
 		fwd_drop_upstream(fw);
 		if (fw->fw_resp_head)
 			conn_close(cn);
@@ -341,6 +460,7 @@ fwd_client_event(struct bufferevent *bev, short what, void *arg)
 		fw->fw_client_keep = 0;
 		return;
 	}
+	conn_why(cn, what & BEV_EVENT_ERROR ? "error" : "client_eof");
 	conn_close(cn);
 }
 
@@ -389,9 +509,12 @@ fwd_final_head(struct fwd *fw)
 	fw->fw_up_keep = http1_keepalive(rh) &&
 	    rh->hh_framing != HTTP1_BODY_CLOSE;
 	/* A body still coming from the client when the answer is already
-	 * there: the client is told to close, its rest is discarded. */
-	if (!fw->fw_req_done || rh->hh_framing == HTTP1_BODY_CLOSE)
+	 * there: the client is told to close, its rest is discarded. A
+	 * fixed upstream that closes takes the client connection along. */
+	if (!fw->fw_req_done || rh->hh_framing == HTTP1_BODY_CLOSE ||
+	    (fw->fw_fixed && !fw->fw_up_keep))
 		fw->fw_client_keep = 0;
+	ev_response_headers(&fw->fw_conn->cn_ev, rh);
 	if (fwd_write_head(fw, fw->fw_client_keep) == -1)
 		return -1;
 	fw->fw_resp_head = 1;
@@ -451,7 +574,7 @@ fwd_resp_body(struct fwd *fw)
 	size_t		 moved;
 	int		 r;
 
-	r = fwd_move(bufferevent_get_input(fw->fw_ubev), out,
+	r = fwd_move(cn, 1, bufferevent_get_input(fw->fw_ubev), out,
 	    fw->fw_resp.hh_framing, &fw->fw_resp_left, &fw->fw_resp_ck,
 	    &moved);
 	conn_count_out(cn, moved);
@@ -460,6 +583,7 @@ fwd_resp_body(struct fwd *fw)
 		log_info("conn=%llu: response body: %s",
 		    (unsigned long long)cn->cn_meta.cm_id,
 		    fw->fw_resp_ck.ck_error);
+		conn_why(cn, "error");
 		conn_close(cn);
 		return -1;
 	}
@@ -481,7 +605,7 @@ fwd_up_read(struct bufferevent *bev, void *arg)
 
 	if (!fw->fw_busy || cn->cn_state != CONN_FORWARD) {
 		/* Bytes on an idle kept connection: not HTTP we can use. */
-		fwd_drop_upstream(fw);
+		fwd_up_idle_gone(fw);
 		return;
 	}
 	conn_touch(cn);
@@ -505,8 +629,8 @@ fwd_retry(struct fwd *fw)
 {
 	struct conn	*cn = fw->fw_conn;
 
-	if (!fw->fw_reused || fw->fw_retried || fw->fw_resp_seen ||
-	    fw->fw_req_framing != HTTP1_BODY_NONE)
+	if (fw->fw_fixed || !fw->fw_reused || fw->fw_retried ||
+	    fw->fw_resp_seen || fw->fw_req_framing != HTTP1_BODY_NONE)
 		return 0;
 	log_debug("conn=%llu: kept connection to %s closed, retrying",
 	    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target);
@@ -526,13 +650,15 @@ fwd_up_event(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (!fw->fw_busy || cn->cn_state != CONN_FORWARD) {
-		fwd_drop_upstream(fw);	/* a kept connection went away */
+		fwd_up_idle_gone(fw);	/* a kept connection went away */
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
 	    fw->fw_resp_head && fw->fw_resp.hh_framing == HTTP1_BODY_CLOSE) {
+		ev_body_chunk(&cn->cn_ev, 1, NULL, 0, 1);
 		fw->fw_resp_done = 1;
 		fw->fw_up_keep = 0;
+		fw->fw_client_keep = 0;
 		fwd_done(fw);
 		return;
 	}
@@ -541,6 +667,7 @@ fwd_up_event(struct bufferevent *bev, short what, void *arg)
 	log_info("conn=%llu: %s closed the connection %s",
 	    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target,
 	    fw->fw_resp_head ? "in the response body" : "before responding");
+	conn_why(cn, "upstream_eof");
 	fwd_drop_upstream(fw);
 	if (fw->fw_resp_head)
 		conn_close(cn);
@@ -569,4 +696,22 @@ fwd_done(struct fwd *fw)
 		conn_head_begin(cn);
 	else
 		conn_close_after_flush(cn);
+}
+
+/*
+ * The upstream connection closed, or sent bytes, between two exchanges.
+ * A kept connection to some host is just dropped; a fixed one was the
+ * whole point of the client connection, which closes with it unless a
+ * response to it is still going out.
+ */
+static void
+fwd_up_idle_gone(struct fwd *fw)
+{
+	struct conn	*cn = fw->fw_conn;
+
+	fwd_drop_upstream(fw);
+	if (fw->fw_fixed && cn->cn_state == CONN_HEAD) {
+		conn_why(cn, "upstream_eof");
+		conn_close(cn);
+	}
 }

@@ -33,6 +33,8 @@ static int	head_field(struct http1_head *, char *, size_t);
 static int	head_finish(struct http1_head *);
 static int	head_target(struct http1_head *);
 static int	head_absolute(struct http1_head *, const char *, size_t);
+static int	head_origin(struct http1_head *, const char *, size_t,
+		    size_t);
 static int	head_framing(struct http1_head *);
 static int	head_request_framing(struct http1_head *, int, int, int);
 static int	head_response_framing(struct http1_head *, int, int, int);
@@ -76,6 +78,7 @@ http1_head_reset(struct http1_head *h)
 	size_t			 cap = h->hh_cap;
 	struct http1_field	*f = h->hh_fields;
 	size_t			 fcap = h->hh_fieldcap;
+	int			 origin = h->hh_origin;
 
 	/* A kept connection keeps a small buffer, not its largest head. */
 	if (cap > HTTP1_HEAD_KEEP) {
@@ -88,6 +91,7 @@ http1_head_reset(struct http1_head *h)
 	h->hh_cap = cap;
 	h->hh_fields = f;
 	h->hh_fieldcap = fcap;
+	h->hh_origin = origin;
 }
 
 void
@@ -366,6 +370,8 @@ head_target(struct http1_head *h)
 			nhost++;
 	if (nhost > 1)
 		return head_fail(h, 400, "more than one Host field");
+	if (h->hh_origin)
+		return head_origin(h, t, tlen, nhost);
 	if (h->hh_method_id == HTTP1_M_CONNECT) {
 		if (http1_parse_authority(t, tlen, h->hh_host,
 		    sizeof(h->hh_host), &h->hh_host_v6, &h->hh_port, 0) == -1)
@@ -374,6 +380,30 @@ head_target(struct http1_head *h)
 		return HTTP1_MORE;
 	}
 	return head_absolute(h, t, tlen);
+}
+
+/*
+ * A request inside a CONNECT tunnel goes to the tunnel's target whatever
+ * it says: origin-form ("/path"), "*" for OPTIONS, or an absolute-form
+ * target, all forwarded as they are. RFC 9112 3.2: an HTTP/1.1 request
+ * without Host is refused.
+ */
+static int
+head_origin(struct http1_head *h, const char *t, size_t tlen, size_t nhost)
+{
+	if (h->hh_method_id == HTTP1_M_CONNECT)
+		return head_fail(h, 400, "CONNECT inside a tunnel");
+	if (h->hh_minor >= 1 && nhost == 0)
+		return head_fail(h, 400, "no Host field");
+	if (tlen > 0 && t[0] == '/')
+		return HTTP1_MORE;
+	if (tlen == 1 && t[0] == '*' &&
+	    strcmp(http1_str(h, h->hh_method), "OPTIONS") == 0)
+		return HTTP1_MORE;
+	if (strncasecmp(t, "http://", 7) == 0 ||
+	    strncasecmp(t, "https://", 8) == 0)
+		return HTTP1_MORE;
+	return head_fail(h, 400, "bad request target");
 }
 
 static int

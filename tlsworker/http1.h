@@ -78,6 +78,9 @@ struct http1_head {
 	size_t		 hh_max_head;	/* bytes, line ends included */
 	size_t		 hh_max_fields;
 	int		 hh_req_head;	/* response to a HEAD request */
+	int		 hh_origin;	/* a request inside a CONNECT tunnel:
+					 * origin-form, Host kept (kept
+					 * across a reset) */
 
 	/* parser state */
 	char		*hh_buf;	/* owned; the lines, NUL-separated */
@@ -161,8 +164,9 @@ int	 http1_hostport(const struct http1_head *, char *, size_t);
 
 /*
  * The request head as forwarded to an origin: origin-form target, the
- * client's version, hop-by-hop fields dropped, Host from the target.
- * keep_alive adds "Connection: keep-alive" to an HTTP/1.0 request.
+ * client's version, hop-by-hop fields dropped, Host from the target; a
+ * request inside a tunnel (hh_origin) keeps its target and its Host.
+ * An HTTP/1.0 request gets "Connection: keep-alive".
  * A malloc'd string, its length in *len; NULL on allocation failure.
  */
 char	*http1_build_request(const struct http1_head *, size_t *len);

@@ -209,6 +209,23 @@ sb_fields(struct sbuf *sb, const struct http1_head *h, const char *skip)
 	}
 }
 
+/* Inside a tunnel: the target as the client wrote it, its Host kept. */
+static char *
+build_request_origin(const struct http1_head *h, size_t *len)
+{
+	struct sbuf	 sb = { 0 };
+
+	sb_add(&sb, http1_str(h, h->hh_method), h->hh_method.hs_len);
+	sb_add(&sb, " ", 1);
+	sb_add(&sb, http1_str(h, h->hh_target), h->hh_target.hs_len);
+	sb_str(&sb, h->hh_minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
+	sb_fields(&sb, h, NULL);
+	if (h->hh_minor == 0)
+		sb_str(&sb, "Connection: keep-alive\r\n");
+	sb_add(&sb, "\r\n", 2);
+	return sb_finish(&sb, len);
+}
+
 char *
 http1_build_request(const struct http1_head *h, size_t *len)
 {
@@ -216,6 +233,8 @@ http1_build_request(const struct http1_head *h, size_t *len)
 	char		 port[sizeof(":65535")];
 	const char	*path = http1_str(h, h->hh_path);
 
+	if (h->hh_origin)
+		return build_request_origin(h, len);
 	sb_add(&sb, http1_str(h, h->hh_method), h->hh_method.hs_len);
 	sb_add(&sb, " ", 1);
 	if (h->hh_path.hs_len == 0 || path[0] != '/')

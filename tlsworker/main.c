@@ -5,8 +5,13 @@
  * and relays; see tlsworker.h for the map of its files.
  *
  * Setup order: master's channel and setup, the config set, then what must
- * read files (resolv.conf, /etc/hosts) or make fds (the epoll fd, the DNS
- * sockets), then the sandbox, then READY and the event loop.
+ * read files (resolv.conf, /etc/hosts, OpenSSL's configuration and the
+ * upstream trust store) or make fds (the epoll fd, the DNS sockets), then
+ * the sandbox, then READY and the event loop.
+ *
+ * Peers (IMSG_PEER from master, each replacing the last of its role):
+ * the acceptor hands over clients, certd answers leaf requests (leaf.c),
+ * webui takes the events (events.c's sink).
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -27,6 +32,8 @@
 #include "common/log.h"
 #include "common/sandbox.h"
 #include "common/util.h"
+#include "tlsworker/leaf.h"
+#include "tlsworker/tls.h"
 #include "tlsworker/tlsworker.h"
 
 #define TW_RESOLV_CONF	"/etc/resolv.conf"
@@ -59,6 +66,11 @@ static void	tw_dispatch_acceptor(struct ipc_chan *, struct ipc_msg *,
 		    void *);
 static void	tw_acceptor_error(struct ipc_chan *, int, const char *,
 		    void *);
+static void	tw_dispatch_webui(struct ipc_chan *, struct ipc_msg *,
+		    void *);
+static void	tw_webui_error(struct ipc_chan *, int, const char *, void *);
+
+static struct ipc_chan *tw_webui;
 
 static void
 tw_event_log(int severity, const char *msg)
@@ -125,14 +137,48 @@ tw_nofile(void)
 	return want;
 }
 
-/* IMSG_PEER: the channel to the acceptor; a newer one replaces it. */
+/* IMSG_PEER with ip_role ROLE_WEBUI: the events go there. */
+static void
+tw_peer_webui(struct ipc_msg *m, const struct ipc_peer *p)
+{
+	struct ipc_chan	*c;
+
+	c = ipc_chan_new(tw_env.tw_base, m->im_fd, ROLE_WEBUI,
+	    tw_dispatch_webui, tw_webui_error, NULL);
+	if (c == NULL) {
+		log_warn("webui channel");
+		return;	/* im_fd still set: the IPC layer closes it */
+	}
+	m->im_fd = -1;
+	if (tw_webui != NULL)
+		ipc_chan_free(tw_webui);
+	tw_webui = c;
+	ev_set_sink(c);
+	log_debug("webui channel from pid %u", p->ip_pid);
+}
+
+/* IMSG_PEER: the channel to the acceptor, certd or webui; a newer one
+ * replaces the old. */
 static void
 tw_peer(struct ipc_msg *m)
 {
 	struct ipc_peer	 p;
 
-	if (ipc_get_peer(m, &p) == -1 || p.ip_role != ROLE_ACCEPTOR) {
-		log_warnx("PEER: not an acceptor channel");
+	if (ipc_get_peer(m, &p) == -1) {
+		log_warnx("PEER: malformed");
+		return;
+	}
+	if (p.ip_role == ROLE_CERTD) {
+		if (leaf_peer(tw_env.tw_base, m->im_fd) == 0)
+			m->im_fd = -1;
+		return;
+	}
+	if (p.ip_role == ROLE_WEBUI) {
+		tw_peer_webui(m, &p);
+		return;
+	}
+	if (p.ip_role != ROLE_ACCEPTOR) {
+		log_warnx("PEER: unexpected %s channel", role_name(p.ip_role));
 		return;
 	}
 	if (tw_env.tw_acceptor != NULL)
@@ -165,6 +211,9 @@ tw_dispatch_master(struct ipc_chan *c, struct ipc_msg *m, void *arg)
 	case IMSG_SHUTDOWN:
 		worker_shutdown();
 		break;
+	case IMSG_PASSTHROUGH:
+		worker_passthrough(m);
+		break;
 	default:
 		log_warnx("unexpected %s from master",
 		    imsg_name(m->im_hdr.ih_type));
@@ -190,6 +239,31 @@ tw_dispatch_acceptor(struct ipc_chan *c, struct ipc_msg *m, void *arg)
 	fd = m->im_fd;
 	m->im_fd = -1;
 	conn_handoff(&cm, fd);
+}
+
+/* webui has nothing to say to a worker. */
+static void
+tw_dispatch_webui(struct ipc_chan *c, struct ipc_msg *m, void *arg)
+{
+	(void)c;
+	(void)arg;
+	log_warnx("unexpected %s from webui", imsg_name(m->im_hdr.ih_type));
+}
+
+/* webui went away (or reads too slowly): no events until the next one. */
+static void
+tw_webui_error(struct ipc_chan *c, int err, const char *why, void *arg)
+{
+	(void)arg;
+	if (err == IPC_ERR_EOF)
+		log_info("webui channel closed");
+	else
+		log_warnx("webui channel: %s", why);
+	if (c == tw_webui) {
+		tw_webui = NULL;
+		ev_set_sink(NULL);
+	}
+	ipc_chan_free(c);
 }
 
 static void
@@ -229,6 +303,7 @@ main(int argc, char *argv[])
 	if (evutil_secure_rng_init() == -1)
 		fatalx("evutil_secure_rng_init");
 	dns = tw_dns_init(base);
+	tls_init(&tw_env.tw_conf);
 	worker_init(&ch, base, dns);
 
 	child_sandbox_opts(&ch, &so);

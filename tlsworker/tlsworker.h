@@ -5,9 +5,15 @@
  *   conn.c	one client connection: head, decision, responses, close
  *   tunnel.c	CONNECT: upstream, "200", the splice relay
  *   upstream.c	resolve (evdns) and connect out with a deadline
- *   fwd.c	absolute-form plain HTTP: forward, keep-alive, reuse
- *   http1*.c	the HTTP/1.x parsers (no libevent, fuzzed)
- *   policy.c	first-match rules
+ *   intercept.c	CONNECT with action intercept: ClientHello, upstream
+ *		TLS, leaf, client TLS, then HTTP/1.1 through fwd.c
+ *   fwd.c	HTTP/1.x exchanges: absolute-form plain HTTP, and the
+ *		requests inside an intercepted tunnel (fixed upstream)
+ *   tls.c	OpenSSL contexts, failure taxonomy, the leaf request
+ *   leaf.c	certd channel and the leaf cache
+ *   clienthello.c, http1*.c	parsers of untrusted bytes (fuzzed)
+ *   policy.c	first-match rules, learned passthroughs
+ *   events.c	events schema v1 to webui (events.h)
  *
  * One event loop, no threads: every function runs on the loop and none
  * blocks. A connection is freed only by conn_close(), and a callback that
@@ -22,6 +28,7 @@
 
 #include "common/conf.h"
 #include "common/proto.h"
+#include "tlsworker/events.h"
 #include "tlsworker/http1.h"
 #include "tlsworker/policy.h"
 
@@ -35,6 +42,7 @@ struct ipc_chan;
 struct ipc_msg;
 struct child;
 struct conn;
+struct ssl_st;
 
 /* Buffers of the plain-HTTP path: stop reading one side when the other's
  * output passes HIGH, start again below LOW. */
@@ -129,6 +137,8 @@ enum conn_state {
 	CONN_FORWARD,	/* plain-HTTP exchange */
 	CONN_CLOSING,	/* last response going out */
 	CONN_LINGER,	/* sent; reading and discarding until EOF */
+	CONN_HELLO,	/* intercept: "200" sent, reading the ClientHello */
+	CONN_TLS,	/* intercept: handshakes and the leaf */
 };
 
 enum conn_tmo {
@@ -136,17 +146,22 @@ enum conn_tmo {
 	TMO_HEADER,	/* absolute: the whole head within cg_header_tmo */
 	TMO_IDLE,	/* since the last byte moved: cg_idle_tmo */
 	TMO_CLOSE,	/* absolute: flush and linger */
+	TMO_TLS,	/* absolute: one step of interception (intercept.c) */
 };
 
 struct relay;
 struct fwd;
+struct icpt;
 
 struct conn {
 	TAILQ_ENTRY(conn)	 cn_entry;
 	struct conn_meta	 cn_meta;
-	int			 cn_fd;		/* client socket, owned */
+	int			 cn_fd;		/* client socket */
+	int			 cn_fd_owned;	/* 0 once a TLS bev closes it */
 	int			 cn_state;
-	struct bufferevent	*cn_bev;	/* client; NULL in a tunnel */
+	struct bufferevent	*cn_bev;	/* client; NULL in a tunnel and
+						 * during the handshakes */
+	struct ssl_st		*cn_ssl;	/* client TLS, owned by cn_bev */
 	struct event		*cn_timer;
 	int			 cn_tkind;	/* enum conn_tmo */
 	uint64_t		 cn_tlen;	/* usec */
@@ -169,6 +184,16 @@ struct conn {
 	struct upstream		 cn_up;		/* CONNECT */
 	struct relay		*cn_relay;
 	struct fwd		*cn_fwd;
+	struct icpt		*cn_icpt;	/* interception being set up */
+	/* inside a CONNECT tunnel (intercepted TLS, or plain HTTP): every
+	 * request goes to the CONNECT target, no policy per request */
+	int			 cn_fixed;
+	char			*cn_fail_page;	/* upstream TLS failed: the 502
+						 * page for the first request */
+
+	struct ev_flow		 cn_ev;
+	int			 cn_ev_on;	/* connect_received sent */
+	const char		*cn_why;	/* stream_closed reason */
 };
 
 void	 conn_handoff(const struct conn_meta *, int fd);
@@ -191,12 +216,28 @@ int	 conn_nodelay(int fd);
 /* On shutdown: close connections idle between requests. */
 void	 conn_drain_idle(void);
 
+/* A close reason for the stream_closed event, kept if one is set. */
+void	 conn_why(struct conn *, const char *);
+/* A response with a body of that type, then close after lingering. */
+void	 conn_respond_body(struct conn *, int status, const char *type,
+	    const char *body, size_t len);
+
 /* tunnel.c */
 void	 tunnel_start(struct conn *);
+/* The splice relay between the client and fd (owned now), with what the
+ * client bev holds: input goes upstream, output to the client. */
+void	 tunnel_relay(struct conn *, int fd);
 void	 relay_free(struct relay *);
+
+/* intercept.c */
+void	 intercept_start(struct conn *, int fd);
+void	 intercept_free(struct icpt *);
+void	 intercept_timeout(struct conn *);
 
 /* fwd.c */
 void	 fwd_request(struct conn *);
+/* Requests inside a tunnel go to this upstream (owned now); 0 or -1. */
+int	 fwd_fixed(struct conn *, struct bufferevent *);
 void	 fwd_free(struct fwd *);
 
 /* worker.c */
@@ -204,6 +245,7 @@ void	 worker_init(struct child *, struct event_base *, struct evdns_base *);
 void	 worker_conf_msg(struct ipc_msg *, void *);
 void	 worker_status(struct ipc_chan *);
 void	 worker_shutdown(void);
+void	 worker_passthrough(struct ipc_msg *);
 /* A connection ended: tell the acceptor, maybe finish draining. */
 void	 worker_conn_closed(uint64_t id);
 

@@ -1,8 +1,9 @@
 /*
  * CONNECT: the decision, the upstream connection, the "200", and then a
  * raw relay of bytes both ways with splice(2) through one pipe per
- * direction, so the payload never enters user space. Actions tunnel and
- * intercept both end here in this issue; intercept gets TLS next.
+ * direction, so the payload never enters user space. Action tunnel ends
+ * here; intercept goes on in intercept.c once upstream is connected, and
+ * comes back here for bytes that are neither TLS nor HTTP.
  *
  * Back-pressure: a direction reads its source only while its pipe is
  * empty and writes while the pipe holds bytes, so at most one pipe's worth
@@ -58,6 +59,7 @@ struct relay {
 };
 
 static void	tunnel_connected(struct conn *, int, int, const char *);
+static void	tunnel_relay_ok(struct conn *, int, int);
 static struct relay *relay_new(struct conn *, int);
 static int	relay_dir_init(struct relay_dir *, int, int);
 static int	relay_pump(struct relay *, int);
@@ -72,6 +74,7 @@ tunnel_start(struct conn *cn)
 	if (conn_decide(cn) == ACTION_BLOCK) {
 		/* Decided before any DNS query or socket: a blocked host
 		 * never sees a packet from us. */
+		conn_why(cn, "blocked");
 		conn_respond(cn, 403, "mitmd: CONNECT to %s is blocked by "
 		    "rule %s (line %u)", cn->cn_target,
 		    policy_rule_str(&cn->cn_pd, rule, sizeof(rule)),
@@ -92,16 +95,35 @@ tunnel_start(struct conn *cn)
 static void
 tunnel_connected(struct conn *cn, int fd, int err, const char *why)
 {
-	struct relay	*rl;
-
 	if (err != UP_OK) {
 		log_info("conn=%llu: %s: %s",
 		    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target, why);
+		conn_why(cn, "error");
 		conn_respond(cn, upstream_status(err), "mitmd: cannot connect "
 		    "to %s: %s", cn->cn_target, why);
 		return;
 	}
 	(void)conn_nodelay(fd);
+	if (cn->cn_pd.pd_action == ACTION_INTERCEPT) {
+		intercept_start(cn, fd);
+		return;
+	}
+	cn->cn_ev.ef_protocol = "tcp";
+	tunnel_relay_ok(cn, fd, 1);
+}
+
+void
+tunnel_relay(struct conn *cn, int fd)
+{
+	tunnel_relay_ok(cn, fd, 0);
+}
+
+static void
+tunnel_relay_ok(struct conn *cn, int fd, int send_ok)
+{
+	struct relay	*rl;
+	struct evbuffer	*out = bufferevent_get_output(cn->cn_bev);
+
 	if ((rl = relay_new(cn, fd)) == NULL) {
 		log_warn("conn=%llu: relay", (unsigned long long)cn->cn_meta.cm_id);
 		close(fd);
@@ -109,11 +131,16 @@ tunnel_connected(struct conn *cn, int fd, int err, const char *why)
 		return;
 	}
 	/* What the client sent after the CONNECT head (a ClientHello,
-	 * usually) goes upstream before anything else. */
+	 * usually) goes upstream before anything else; what we still owe
+	 * the client (the "200") goes first its way. */
+	/* A socket bufferevent freezes the start of its output for
+	 * everyone else; it is freed right below. */
+	evbuffer_unfreeze(out, 1);
 	if (evbuffer_add_buffer(rl->rl_dir[RELAY_C2U].rd_pending,
 	    bufferevent_get_input(cn->cn_bev)) == -1 ||
-	    evbuffer_add(rl->rl_dir[RELAY_U2C].rd_pending, TUNNEL_OK,
-	    strlen(TUNNEL_OK)) == -1) {
+	    evbuffer_add_buffer(rl->rl_dir[RELAY_U2C].rd_pending, out) == -1 ||
+	    (send_ok && evbuffer_add(rl->rl_dir[RELAY_U2C].rd_pending,
+	    TUNNEL_OK, strlen(TUNNEL_OK)) == -1)) {
 		relay_free(rl);
 		conn_respond(cn, 503, "mitmd: out of memory");
 		return;
@@ -345,6 +372,7 @@ relay_run(struct relay *rl)
 	if (a == -1 || b == -1) {
 		log_debug("conn=%llu: relay: %s",
 		    (unsigned long long)cn->cn_meta.cm_id, strerror(errno));
+		conn_why(cn, "error");
 		conn_close(cn);
 		return;
 	}

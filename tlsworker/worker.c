@@ -1,8 +1,9 @@
 /*
  * Process-wide state of a tlsworker: the configuration set (received from
  * master, applied whole at IMSG_CONF_END so a reload is atomic), the
- * counters reported in IMSG_STATUS, the load reports to the acceptor, and
- * the drain that IMSG_SHUTDOWN starts.
+ * counters reported in IMSG_STATUS, the load reports to the acceptor, the
+ * learned passthroughs master sends, and the drain that IMSG_SHUTDOWN
+ * starts.
  */
 #include <event2/event.h>
 #include <stdlib.h>
@@ -11,6 +12,9 @@
 #include "common/child.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/util.h"
+#include "tlsworker/leaf.h"
+#include "tlsworker/tls.h"
 #include "tlsworker/tlsworker.h"
 
 struct tlsworker tw_env;
@@ -18,6 +22,7 @@ struct tlsworker tw_env;
 static void	worker_defaults(struct conf_global *);
 static void	worker_apply(void);
 static void	worker_exit(void);
+static void	worker_log_leaves(void);
 
 static void
 worker_defaults(struct conf_global *cg)
@@ -30,6 +35,10 @@ worker_defaults(struct conf_global *cg)
 	cg->cg_max_head = CONF_DEF_MAX_HEAD;
 	cg->cg_max_headers = CONF_DEF_MAX_HEADERS;
 	cg->cg_max_conns = CONF_DEF_MAX_CONNS;
+	cg->cg_tls_min = CONF_DEF_TLS_MIN;
+	cg->cg_verify = 1;
+	util_strlcpy(cg->cg_ciphers, CONF_DEF_CIPHERS, sizeof(cg->cg_ciphers));
+	util_strlcpy(cg->cg_ca_file, CONF_DEF_CA_FILE, sizeof(cg->cg_ca_file));
 }
 
 void
@@ -62,6 +71,16 @@ worker_sanitize(struct conf_global *cg)
 		cg->cg_max_headers = d.cg_max_headers;
 	if (cg->cg_max_conns == 0)
 		cg->cg_max_conns = d.cg_max_conns;
+	if (cg->cg_tls_min == 0)
+		cg->cg_tls_min = d.cg_tls_min;
+	cg->cg_ciphers[sizeof(cg->cg_ciphers) - 1] = '\0';
+	if (cg->cg_ciphers[0] == '\0')
+		memcpy(cg->cg_ciphers, d.cg_ciphers, sizeof(d.cg_ciphers));
+	cg->cg_ca_file[sizeof(cg->cg_ca_file) - 1] = '\0';
+	if (cg->cg_ca_file[0] == '\0')
+		memcpy(cg->cg_ca_file, d.cg_ca_file, sizeof(d.cg_ca_file));
+	if (cg->cg_capture_max > CONF_CAPTURE_MAX_KIB)
+		cg->cg_capture_max = CONF_CAPTURE_MAX_KIB;
 }
 
 /*
@@ -119,6 +138,8 @@ worker_apply(void)
 		else if (tw_env.tw_conf.cg_max_head == 0)
 			worker_defaults(&tw_env.tw_conf);
 		worker_sanitize(&tw_env.tw_conf);
+		tls_conf(&tw_env.tw_conf);
+		ev_set_capture(tw_env.tw_conf.cg_capture_max);
 		/* Connections copy their decision, so the old list can go
 		 * at once. */
 		free(tw_env.tw_rules);
@@ -158,6 +179,21 @@ worker_exit(void)
 	exit(0);
 }
 
+/* The leaf cache's counters, for the log (debug). */
+static void
+worker_log_leaves(void)
+{
+	struct leaf_stats ls;
+
+	leaf_stats(&ls);
+	log_debug("leaves: %u cached, %llu hits, %llu misses, %llu failed, "
+	    "%u pending, generation %u, certd %s; %zu passthroughs",
+	    ls.ls_cached, (unsigned long long)ls.ls_hits,
+	    (unsigned long long)ls.ls_misses, (unsigned long long)ls.ls_failed,
+	    ls.ls_pending, ls.ls_gen, ls.ls_certd ? "up" : "down",
+	    policy_pt_count());
+}
+
 static void
 worker_drain_timeout(evutil_socket_t fd, short ev, void *arg)
 {
@@ -178,6 +214,7 @@ worker_shutdown(void)
 		return;
 	tw_env.tw_draining = 1;
 	log_info("shutting down: %u connections open", tw_env.tw_open);
+	worker_log_leaves();
 	conn_drain_idle();
 	if (tw_env.tw_open == 0)
 		worker_exit();
@@ -206,4 +243,23 @@ worker_conn_closed(uint64_t id)
 		log_info("drained, exiting");
 		worker_exit();
 	}
+}
+
+/* IMSG_PASSTHROUGH from master: a learned entry, or the table cleared. */
+void
+worker_passthrough(struct ipc_msg *m)
+{
+	struct passthrough	 p;
+	char			 cbuf[ADDR_STRLEN];
+
+	if (ipc_get_passthrough(m, &p) == -1)
+		return;
+	p.pt_host[sizeof(p.pt_host) - 1] = '\0';
+	policy_pt_update(&p);
+	if (p.pt_op == PT_ADD)
+		log_debug("passthrough: %s for %s", p.pt_host,
+		    p.pt_client.a_family == AF_UNSPEC ? "every client" :
+		    addr_str(&p.pt_client, 0, cbuf, sizeof(cbuf)));
+	else if (p.pt_op == PT_CLEAR_ALL)
+		log_debug("passthrough table cleared");
 }

@@ -71,7 +71,9 @@ fuzz_conf(const uint8_t *data, size_t size)
 	t2 = fuzz_print(&b, &l2);
 	if (l1 != l2 || memcmp(t1, t2, l1) != 0 || a.mc_nrules != b.mc_nrules ||
 	    a.mc_nallow != b.mc_nallow || a.mc_nlisteners != b.mc_nlisteners ||
-	    memcmp(&a.mc_global, &b.mc_global, sizeof(a.mc_global)) != 0)
+	    memcmp(&a.mc_global, &b.mc_global, sizeof(a.mc_global)) != 0 ||
+	    strcmp(a.mc_events_file, b.mc_events_file) != 0 ||
+	    strcmp(a.mc_events_socket, b.mc_events_socket) != 0)
 		abort();
 	free(t1);
 	free(t2);

@@ -2,8 +2,10 @@
  * libFuzzer target for the tlsworker's HTTP/1.x parsers: the first byte
  * picks the parser (request head, response head, chunked walker) and how
  * the rest is split into feeds; a complete head is also rebuilt the way
- * the proxy forwards it. Nothing may crash, read out of bounds, leak, or
- * report more bytes used than it was given.
+ * the proxy forwards it. Requests are parsed as the proxy's own (absolute
+ * form) or as requests inside a CONNECT tunnel (origin form). Nothing may
+ * crash, read out of bounds, leak, or report more bytes used than it was
+ * given.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,7 +30,8 @@ fuzz_data(void *arg, const char *p, size_t n)
 }
 
 static void
-fuzz_head(const char *s, size_t len, size_t step, int kind, int req_head)
+fuzz_head(const char *s, size_t len, size_t step, int kind, int req_head,
+    int origin)
 {
 	struct http1_head h;
 	size_t		 off = 0, n, used;
@@ -37,6 +40,7 @@ fuzz_head(const char *s, size_t len, size_t step, int kind, int req_head)
 
 	http1_head_init(&h, kind, FUZZ_MAX_HEAD, FUZZ_MAX_FIELDS);
 	h.hh_req_head = req_head;
+	h.hh_origin = origin;
 	while (off < len && r == HTTP1_MORE) {
 		n = len - off < step ? len - off : step;
 		r = http1_head_parse(&h, s + off, n, &used);
@@ -88,13 +92,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	step = step == 0 ? (len ? len : 1) : step % FUZZ_MAX_STEP + 1;
 	switch (data[0] & 3) {
 	case 0:
-		fuzz_head(s, len, step, HTTP1_REQUEST, 0);
+		/* The top bit: a request inside a tunnel (origin-form). */
+		fuzz_head(s, len, step, HTTP1_REQUEST, 0, data[0] >> 7);
 		break;
 	case 1:
-		fuzz_head(s, len, step, HTTP1_RESPONSE, 0);
+		fuzz_head(s, len, step, HTTP1_RESPONSE, 0, 0);
 		break;
 	case 2:
-		fuzz_head(s, len, step, HTTP1_RESPONSE, 1);
+		fuzz_head(s, len, step, HTTP1_RESPONSE, 1, 0);
 		break;
 	default:
 		fuzz_chunked(s, len, step);

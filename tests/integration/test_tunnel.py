@@ -4,6 +4,7 @@ that keeps the worker's memory bounded."""
 
 import hashlib
 import os
+import ssl
 import subprocess
 import threading
 
@@ -60,12 +61,13 @@ def test_connect_ipv6_literal(shared_mitmd, origin_cert):
         o6.close()
 
 
-def test_default_rule_intercept_relays(mitmd_factory, https_origin):
-    """No rule matches: the default is intercept, which this issue relays
-    as a tunnel and audits as intercept with rule=default."""
+def test_default_rule_intercepts(mitmd_factory, https_origin):
+    """No rule matches: the default is intercept. A client that trusts
+    only the origin's CA sees mitmd's certificate instead and refuses it;
+    the audit line says intercept with rule=default."""
     m = mitmd_factory(rules=['block host "blocked.test"'])
-    r = client.tunnel_tls(m.proxy_port, https_origin, "/bytes/1000")
-    assert r.status == 200 and r.body == origins.body(1000)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        client.tunnel_tls(m.proxy_port, https_origin, "/bytes/1000")
     m.wait_audit(target=f"127.0.0.1:{https_origin.port}",
                  action="intercept", rule="default")
 

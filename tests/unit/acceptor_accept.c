@@ -24,22 +24,13 @@
 #include "acceptor/acceptor.h"
 #include "common/child.h"
 #include "common/ipc.h"
+#include "tests/unit/unit.h"
 
 #define T_PUMP		20	/* loop turns to settle */
 #define T_WAIT_MSEC	200
 
-static int t_n, t_fail;
 static uint8_t t_buf[sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD + 1];
 
-static void
-ok(int cond, const char *name)
-{
-	t_n++;
-	if (!cond)
-		t_fail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", t_n, name);
-	fflush(stdout);
-}
 
 static void
 pump(struct event_base *base)
@@ -313,6 +304,5 @@ main(void)
 	ok(acc.ac_paused && acceptor_choose(&acc) == -1, "no worker: paused");
 	close(c);
 
-	printf("# passed %d failed %d\n", t_n - t_fail, t_fail);
-	return (t_fail != 0);
+	return (unit_done());
 }

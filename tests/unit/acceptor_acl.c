@@ -7,17 +7,8 @@
 #include <string.h>
 
 #include "acceptor/acceptor.h"
+#include "tests/unit/unit.h"
 
-static int t_n, t_fail;
-
-static void
-ok(int cond, const char *name)
-{
-	t_n++;
-	if (!cond)
-		t_fail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", t_n, name);
-}
 
 static void
 add(struct acceptor_acl *acl, const char *s)
@@ -85,6 +76,5 @@ main(void)
 	ok(allows(&acl, "192.0.2.1") == 1, "bare address is a /32");
 	ok(allows(&acl, "192.0.2.2") == 0, "bare address: neighbour refused");
 
-	printf("# passed %d failed %d\n", t_n - t_fail, t_fail);
-	return (t_fail != 0);
+	return (unit_done());
 }

@@ -7,17 +7,8 @@
 #include <string.h>
 
 #include "acceptor/acceptor.h"
+#include "tests/unit/unit.h"
 
-static int t_n, t_fail;
-
-static void
-ok(int cond, const char *name)
-{
-	t_n++;
-	if (!cond)
-		t_fail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", t_n, name);
-}
 
 static void
 up(struct acceptor_load *l, uint32_t open, uint32_t inflight)
@@ -71,6 +62,5 @@ main(void)
 	ok(acceptor_pick(ld, 8, 3, 32, 0) == 3, "tie: first from start");
 	ok(acceptor_pick(ld, 8, 6, 32, 0) == 0, "tie: wraps around");
 
-	printf("# passed %d failed %d\n", t_n - t_fail, t_fail);
-	return (t_fail != 0);
+	return (unit_done());
 }

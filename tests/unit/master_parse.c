@@ -66,6 +66,8 @@ conf_equal(const struct mitmd_conf *a, const struct mitmd_conf *b)
 	    strcmp(a->mc_runtime_dir, b->mc_runtime_dir) != 0 ||
 	    strcmp(a->mc_chroot, b->mc_chroot) != 0 ||
 	    strcmp(a->mc_syslog, b->mc_syslog) != 0 ||
+	    strcmp(a->mc_events_file, b->mc_events_file) != 0 ||
+	    strcmp(a->mc_events_socket, b->mc_events_socket) != 0 ||
 	    a->mc_workers_auto != b->mc_workers_auto ||
 	    memcmp(&a->mc_global, &b->mc_global, sizeof(a->mc_global)) != 0 ||
 	    a->mc_nlisteners != b->mc_nlisteners ||
@@ -166,6 +168,20 @@ test_roundtrips(void)
 	    "state directory \"a \\\"quoted\\\" \\\\ dir\"\n"
 	    "listen on 127.0.0.1 \\\n    port 8080\n"
 	    "block host \"a.example\", \\\n  \"b.example\"\r\n");
+	roundtrip("roundtrip interception keywords",
+	    "listen on 127.0.0.1 port 8080\n"
+	    "upstream ca-file \"/etc/x.pem\"\nupstream verify no\n"
+	    "tls min-version 1.3\ntls ciphers \"HIGH:!aNULL:@SECLEVEL=2\"\n"
+	    "tls-passthrough learn after 7 ttl 60 for all\n"
+	    "events file \"ev.jsonl\"\nevents socket \"/run/ev.sock\"\n"
+	    "capture bodies max 32 KiB\nstore keep 1 flow\n"
+	    "store keep 3650 days\n");
+	roundtrip("roundtrip tls-passthrough no",
+	    "listen on 127.0.0.1 port 8080\ntls-passthrough no\n"
+	    "capture bodies max 0 KiB\n");
+	roundtrip("roundtrip tls-passthrough, one client",
+	    "listen on 127.0.0.1 port 8080\n"
+	    "tls-passthrough learn after 1\n");
 	roundtrip("roundtrip relative paths",
 	    "state directory \".state\"\nruntime directory \".state/run\"\n"
 	    "listen on 127.0.0.1 port 8080\n");
@@ -196,6 +212,46 @@ test_values(void)
 	    c.mc_global.cg_max_conns == CONF_DEF_MAX_CONNS &&
 	    c.mc_nallow == 0 && c.mc_nrules == 0 && c.mc_rules == NULL &&
 	    strcmp(c.mc_file, "t.conf") == 0, "defaults");
+	ok(rv == 0 && strcmp(c.mc_global.cg_ca_file, CONF_DEF_CA_FILE) == 0 &&
+	    c.mc_global.cg_verify == 1 &&
+	    c.mc_global.cg_tls_min == CONF_DEF_TLS_MIN &&
+	    strcmp(c.mc_global.cg_ciphers, CONF_DEF_CIPHERS) == 0 &&
+	    c.mc_global.cg_pt_after == CONF_DEF_PT_AFTER &&
+	    c.mc_global.cg_pt_ttl == CONF_DEF_PT_TTL &&
+	    c.mc_global.cg_pt_all == 0 &&
+	    c.mc_global.cg_capture_max == CONF_DEF_CAPTURE_MAX &&
+	    c.mc_global.cg_keep_flows == CONF_DEF_KEEP_FLOWS &&
+	    c.mc_global.cg_keep_days == CONF_DEF_KEEP_DAYS &&
+	    c.mc_events_file[0] == '\0' && c.mc_events_socket[0] == '\0',
+	    "defaults of the interception settings");
+	conf_free(&c);
+
+	rv = parse("listen on 127.0.0.1 port 8080\n"
+	    "upstream ca-file \"/u.pem\"\nupstream verify no\n"
+	    "tls min-version 1.3\ntls ciphers \"A\"\n"
+	    "tls-passthrough learn after 1000 for all ttl 2592000\n"
+	    "events file \"/e\"\nevents socket \"/s\"\n"
+	    "capture bodies max 32 KiB\nstore keep 100000000 flows\n"
+	    "store keep 1 day\n", &c);
+	ok(rv == 0 && strcmp(c.mc_global.cg_ca_file, "/u.pem") == 0 &&
+	    c.mc_global.cg_verify == 0 && c.mc_global.cg_tls_min == 0x0304 &&
+	    strcmp(c.mc_global.cg_ciphers, "A") == 0 &&
+	    /* zeroed past the NUL: the struct is compared with memcmp */
+	    c.mc_global.cg_ciphers[2] == '\0' &&
+	    c.mc_global.cg_pt_after == 1000 && c.mc_global.cg_pt_all == 1 &&
+	    c.mc_global.cg_pt_ttl == 2592000 &&
+	    c.mc_global.cg_capture_max == CONF_CAPTURE_MAX_KIB &&
+	    c.mc_global.cg_keep_flows == 100000000 &&
+	    c.mc_global.cg_keep_days == 1 &&
+	    strcmp(c.mc_events_file, "/e") == 0 &&
+	    strcmp(c.mc_events_socket, "/s") == 0,
+	    "interception settings: values");
+	conf_free(&c);
+	rv = parse("listen on 127.0.0.1 port 8080\ntls-passthrough no\n"
+	    "tls min-version 1.2\nupstream verify yes\n", &c);
+	ok(rv == 0 && c.mc_global.cg_pt_after == 0 &&
+	    c.mc_global.cg_tls_min == 0x0303 && c.mc_global.cg_verify == 1,
+	    "tls-passthrough no, tls 1.2, verify yes");
 	conf_free(&c);
 
 	rv = parse("# rules\n\nlisten on 127.0.0.1 port 8080\n"
@@ -312,6 +368,52 @@ static const struct errcase errcases[] = {
 	    "character of a line\n" },
 	{ "timeout out of range", "listen on * port 1\ntimeout idle 86401\n",
 	    "t.conf:2: timeout idle must be between 1 and 86400, got 86401\n" },
+	{ "verify maybe", "listen on * port 1\nupstream verify maybe\n",
+	    "t.conf:2: expected 'yes' or 'no' after 'verify', got 'maybe'\n" },
+	{ "tls 1.1", "listen on * port 1\ntls min-version 1.1\n",
+	    "t.conf:2: expected '1.2' or '1.3' after 'min-version', got "
+	    "'1.1'\n" },
+	{ "cipher list with a blank", "listen on * port 1\n"
+	    "tls ciphers \"HIGH MEDIUM\"\n",
+	    "t.conf:2: invalid character ' ' in tls ciphers: use OpenSSL "
+	    "cipher names, ':', '+', '-', '!', '@' and '='\n" },
+	{ "learn after 0", "listen on * port 1\n"
+	    "tls-passthrough learn after 0\n",
+	    "t.conf:2: tls-passthrough learn after must be between 1 and "
+	    "1000, got 0\n" },
+	{ "ttl over 30 days", "listen on * port 1\n"
+	    "tls-passthrough learn after 2 ttl 2592001\n",
+	    "t.conf:2: tls-passthrough ttl must be between 1 and 2592000, got "
+	    "2592001\n" },
+	{ "for all twice", "listen on * port 1\n"
+	    "tls-passthrough learn after 2 for all ttl 5 for all\n",
+	    "t.conf:2: 'for all' is given twice\n" },
+	{ "passthrough twice", "listen on * port 1\ntls-passthrough no\n"
+	    "tls-passthrough no\n",
+	    "t.conf:3: 'tls-passthrough' is already set on line 2\n" },
+	{ "two events files", "listen on * port 1\nevents file \"/a\"\n"
+	    "events file \"/b\"\n",
+	    "t.conf:3: 'events file' is already set on line 2\n" },
+	{ "events socket is the file", "listen on * port 1\n"
+	    "events file \"/a\"\nevents socket \"/a\"\n",
+	    "t.conf:3: 'events socket' must differ from 'events file'\n" },
+	{ "events socket is the control socket", "listen on * port 1\n"
+	    "events socket \"/run/mitmd/mitmd.sock\"\n",
+	    "t.conf:2: 'events socket' must differ from the control socket "
+	    "/run/mitmd/mitmd.sock\n" },
+	{ "capture past the limit", "listen on * port 1\n"
+	    "capture bodies max 33 KiB\n",
+	    "t.conf:2: capture bodies max must be between 0 and 32, got 33\n" },
+	{ "capture without a unit", "listen on * port 1\n"
+	    "capture bodies max 4\n",
+	    "t.conf:2: expected 'KiB' after '4', got end of line\n" },
+	{ "store keep 0 days", "listen on * port 1\nstore keep 0 days\n",
+	    "t.conf:2: store keep days must be between 1 and 3650, got 0\n" },
+	{ "store keep weeks", "listen on * port 1\nstore keep 2 weeks\n",
+	    "t.conf:2: expected 'flows' or 'days' after '2', got 'weeks'\n" },
+	{ "store keep flows twice", "listen on * port 1\n"
+	    "store keep 5 flows\nstore keep 6 flow\n",
+	    "t.conf:3: 'store keep flows' is already set on line 2\n" },
 	{ "huge number", "listen on * port 99999999999999999999\n",
 	    "t.conf:1: port must be between 1 and 65535, got "
 	    "99999999999999999999\n" },
@@ -407,6 +509,50 @@ test_limits(void)
 	    "'allow from' blocks (at most 256)\n") == 0,
 	    "allow block 257 refused");
 	free(text);
+}
+
+/* conf_warnings: what it logs for each risky setting, nothing otherwise. */
+static void
+test_warnings(void)
+{
+	struct mitmd_conf c;
+	char		  text[512];
+
+	log_reset();
+	if (parse("listen on * port 1\nupstream verify no\n", &c) == 0)
+		conf_warnings(&c);
+	ok(strstr(logbuf, "WARNING: 'upstream verify no' in t.conf") != NULL &&
+	    strstr(logbuf, "NOT verified") != NULL,
+	    "warning: upstream verify no");
+	conf_free(&c);
+
+	log_reset();
+	if (parse("listen on * port 1\n"
+	    "upstream ca-file \"/nonexistent/ca.pem\"\n", &c) == 0)
+		conf_warnings(&c);
+	ok(strcmp(logbuf, "upstream ca-file /nonexistent/ca.pem: No such file "
+	    "or directory: the workers cannot verify any upstream "
+	    "certificate\n") == 0, "warning: missing upstream ca-file");
+	conf_free(&c);
+
+	log_reset();
+	if (parse("listen on * port 1\ntls min-version 1.3\n"
+	    "tls ciphers \"HIGH\"\nupstream ca-file \"/dev/null\"\n",
+	    &c) == 0)
+		conf_warnings(&c);
+	ok(strstr(logbuf, "'tls ciphers' has no effect") != NULL &&
+	    strchr(logbuf, '\n') == logbuf + strlen(logbuf) - 1,
+	    "warning: tls ciphers with TLS 1.3 only");
+	conf_free(&c);
+
+	/* A readable ca-file and nothing risky: silence. */
+	snprintf(text, sizeof(text), "listen on * port 1\ntls min-version "
+	    "1.3\nupstream ca-file \"/dev/null\"\n");
+	log_reset();
+	if (parse(text, &c) == 0)
+		conf_warnings(&c);
+	ok(logbuf[0] == '\0', "no warning for a safe configuration");
+	conf_free(&c);
 }
 
 static void
@@ -633,6 +779,7 @@ main(void)
 	test_values();
 	test_errors();
 	test_error_flood();
+	test_warnings();
 	test_limits();
 	test_files();
 	test_hostpat();

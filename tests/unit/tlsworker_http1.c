@@ -3,7 +3,8 @@
  * CONNECT targets (names, IPv6, ports), absolute-form targets, header
  * syntax and limits, body framing and the smuggling cases, response heads,
  * the heads the proxy writes, and the chunked walker, each fed whole and
- * one byte at a time.
+ * one byte at a time; requests inside a CONNECT tunnel (origin-form,
+ * Host kept, forwarded as written).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -614,6 +615,78 @@ test_chunked(void)
 	CHECK(chunk_bad("0\r\n: 1\r\n\r\n"), "trailer without name");
 }
 
+/* A request inside a tunnel: the status (0 valid), and the head as it is
+ * forwarded in *out (malloc'd) when valid. */
+static int
+origin_req(const char *s, char **out)
+{
+	struct http1_head	 h;
+	size_t			 used, len;
+	int			 r, st;
+
+	http1_head_init(&h, HTTP1_REQUEST, T_MAX_HEAD, T_MAX_FIELDS);
+	h.hh_origin = 1;
+	r = http1_head_parse(&h, s, strlen(s), &used);
+	st = r == HTTP1_DONE ? 0 : r == HTTP1_ERROR ? h.hh_status : -1;
+	if (out != NULL)
+		*out = st == 0 ? http1_build_request(&h, &len) : NULL;
+	http1_head_free(&h);
+	return st;
+}
+
+static void
+test_origin(void)
+{
+	struct http1_head	 h;
+	char			*b = NULL;
+	size_t			 used;
+
+	CHECK(origin_req("GET /a?b=c HTTP/1.1\r\nHost: x.example\r\n"
+	    "Connection: keep-alive, X-Hop\r\nX-Hop: 1\r\nProxy-Connection: "
+	    "keep-alive\r\nAccept: */*\r\n\r\n", &b) == 0 && b != NULL &&
+	    strcmp(b, "GET /a?b=c HTTP/1.1\r\nHost: x.example\r\n"
+	    "Accept: */*\r\n\r\n") == 0,
+	    "origin-form: target and Host kept, hop-by-hop dropped: %s", b);
+	free(b);
+	CHECK(origin_req("GET / HTTP/1.0\r\n\r\n", &b) == 0 &&
+	    strcmp(b, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+	    == 0, "HTTP/1.0 without Host: asked to keep alive");
+	free(b);
+	CHECK(origin_req("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", NULL) ==
+	    0, "OPTIONS *");
+	CHECK(origin_req("GET * HTTP/1.1\r\nHost: a\r\n\r\n", NULL) == 400,
+	    "* is for OPTIONS only");
+	CHECK(origin_req("GET https://a.example/x HTTP/1.1\r\nHost: "
+	    "a.example\r\n\r\n", &b) == 0 && strncmp(b,
+	    "GET https://a.example/x HTTP/1.1\r\n", 34) == 0,
+	    "absolute-form forwarded as written");
+	free(b);
+	CHECK(origin_req("GET / HTTP/1.1\r\n\r\n", NULL) == 400,
+	    "HTTP/1.1 without Host");
+	CHECK(origin_req("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+	    NULL) == 400, "two Host fields");
+	CHECK(origin_req("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n",
+	    NULL) == 400, "CONNECT inside a tunnel");
+	CHECK(origin_req("GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", NULL) ==
+	    400, "a relative target");
+	CHECK(origin_req("\x16\x03\x01 x HTTP/1.1\r\n\r\n", NULL) == 400,
+	    "TLS bytes are no method");
+	CHECK(origin_req("POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r"
+	    "\nTransfer-Encoding: chunked\r\n\r\n", NULL) == 400,
+	    "smuggling refused inside a tunnel too");
+	/* hh_origin survives a reset: the next request on the connection. */
+	http1_head_init(&h, HTTP1_REQUEST, T_MAX_HEAD, T_MAX_FIELDS);
+	h.hh_origin = 1;
+	http1_head_reset(&h);
+	CHECK(h.hh_origin == 1 && http1_head_parse(&h, "GET / HTTP/1.1\r\n"
+	    "Host: a\r\n\r\n", 27, &used) == HTTP1_DONE,
+	    "origin mode kept across a reset");
+	http1_head_free(&h);
+	/* And a proxy request is still refused in origin-form. */
+	CHECK(status("GET / HTTP/1.1\r\nHost: a\r\n\r\n") == 400,
+	    "the proxy itself still wants absolute-form");
+}
+
 int
 main(void)
 {
@@ -624,6 +697,7 @@ main(void)
 	test_response();
 	test_build();
 	test_chunked();
+	test_origin();
 	CHECK(strcmp(http1_reason(431), "Request Header Fields Too Large") == 0,
 	    "reason 431");
 	return unit_done();

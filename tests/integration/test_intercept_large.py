@@ -1,0 +1,129 @@
+"""A large body decrypted, parsed and re-encrypted on the way through:
+256 MiB from nginx to curl, byte for byte, while the worker's memory
+stays bounded (back-pressure from the slow client to the fast origin,
+through both TLS bufferevents); an upload the other way round.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import threading
+
+import pytest
+
+from pylib import client, origins, tls, util
+from pylib.mitmd import Mitmd, sample_rss, tempdir
+
+BIG = 256 * 1024 * 1024
+UPLOAD = 64 * 1024 * 1024
+RSS_GROWTH_MAX_KIB = 32 * 1024   # what a worker may grow by for one flow
+BIG_RATE = "120M"                # curl reads slower than nginx writes
+TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def ca_dir():
+    d = tempdir("mtl")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def test_ca(ca_dir):
+    return tls.TestCA(ca_dir)
+
+
+@pytest.fixture(scope="module")
+def nginx(test_ca, ca_dir):
+    cert, key = test_ca.issue("nginx", dns=["localhost"], ips=["127.0.0.1"])
+    d = os.path.join(ca_dir, "nginx")
+    os.makedirs(d)
+    n = origins.NginxOrigin(d, cert, key)
+    yield n
+    n.close()
+
+
+@pytest.fixture(scope="module")
+def mitm(build, test_ca):
+    lines = [f'upstream ca-file "{test_ca.certfile}"']
+    ok, err = tls.config_accepted(build, lines)
+    if not ok:
+        pytest.skip(f"upstream ca-file not accepted yet: {err}")
+    m = Mitmd(extra=lines, workers=1)
+    yield m
+    try:
+        tls.assert_no_violation(m)
+        m.close()
+    finally:
+        m.cleanup()
+
+
+def test_256mib_download_rss_bounded(mitm, nginx):
+    digest = nginx.add_file("big.bin", BIG)
+    workers = mitm.pids("tlsworker")
+    base = {p: util.rss_kib(p) for p in workers}
+    peak = {}
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_rss, args=(workers, stop, peak),
+                               daemon=True)
+    sampler.start()
+    env = {k: v for k, v in os.environ.items()
+           if not k.lower().endswith("_proxy")}
+    cmd = ["curl", "-sS", "--max-time", str(TIMEOUT), "--limit-rate",
+           BIG_RATE, "-x", f"http://127.0.0.1:{mitm.proxy_port}",
+           "--cacert", tls.mitmd_ca(mitm),
+           f"https://localhost:{nginx.port}/big.bin"]
+    h = hashlib.sha256()
+    n = 0
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        while True:
+            chunk = proc.stdout.read(1 << 20)
+            if not chunk:
+                break
+            h.update(chunk)
+            n += len(chunk)
+        rc = proc.wait(TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        stop.set()
+        sampler.join(5)
+    assert rc == 0, proc.stderr.read().decode()
+    assert n == BIG
+    assert h.hexdigest() == digest
+    growth = {p: peak.get(p, 0) - base.get(p, 0) for p in workers}
+    print(f"worker VmRSS KiB: base {base} peak {peak}")
+    assert max(growth.values()) < RSS_GROWTH_MAX_KIB, \
+        f"worker VmRSS grew by {growth} KiB (base {base}, peak {peak})"
+    a = mitm.wait_audit(closed=True, target=f"localhost:{nginx.port}",
+                        action="intercept")
+    assert int(a["bytes_out"]) > BIG, a["_line"]
+
+
+def test_64mib_upload(mitm, test_ca):
+    """A request body streams upstream: the origin's digest of it matches
+    (POST with Content-Length, through curl)."""
+    o = tls.TlsOrigin(*test_ca.issue("up", dns=["localhost"]))
+    path = os.path.join(os.path.dirname(test_ca.certfile), "upload.bin")
+    h = hashlib.sha256()
+    with open(path, "wb") as f:
+        for i in range(UPLOAD // (1 << 20)):
+            b = origins.body((1 << 20) + i)[:1 << 20]
+            h.update(b)
+            f.write(b)
+    try:
+        p = client.curl(["-x", f"http://127.0.0.1:{mitm.proxy_port}",
+                         "--cacert", tls.mitmd_ca(mitm),
+                         "-H", "Content-Type: application/octet-stream",
+                         "--data-binary", f"@{path}",
+                         f"https://localhost:{o.port}/echo"],
+                        timeout=TIMEOUT)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.decode() == h.hexdigest()
+    finally:
+        o.close()
+        os.unlink(path)

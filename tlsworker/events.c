@@ -1,0 +1,827 @@
+/*
+ * Events, schema v1: the encoder behind tlsworker/events.h. Each call
+ * encodes one JSON object into a static buffer (one event loop, no
+ * threads, so one buffer serves every flow) and queues it to webui with
+ * ipc_send_event(); the schema is mitmd-events(5).
+ *
+ * Why not jansson: the worker would build a tree of small allocations
+ * per event (a head of 100 fields is ~300 of them) only to print it, and
+ * jansson refuses strings that are not UTF-8, which header bytes from the
+ * network often are not, so every value would need a pass of our own
+ * first anyway. Writing the text straight into a bounded buffer is one
+ * pass, allocates nothing, and lets an oversized event be cut down
+ * member by member instead of failing.
+ *
+ * Strings: bytes of valid UTF-8 sequences are copied; '"', '\\' and
+ * control characters (and DEL) are escaped (\n, \r, \t, \b, \f, else
+ * \u00XX); every byte that is not part of a valid UTF-8 sequence
+ * (overlong forms, surrogates, code points past U+10FFFF, stray
+ * continuation bytes) becomes U+FFFD, written "\ufffd". The output is
+ * valid UTF-8 JSON without any raw control character, so one event is
+ * always one line.
+ *
+ * Size: an event never exceeds IPC_EVENT_MAX. Long strings (targets,
+ * header values, details) are cut at EV_STR_MAX input bytes, on a
+ * character boundary; a member that does not fit is left out, header
+ * pairs from the first that does not fit on; any of these adds
+ * "truncated":true. An event is never dropped for its size: seq has no
+ * gaps but those of events webui could not get (see ev_off, ev_emit).
+ *
+ * Exchanges: ev_request_headers() advances ef_stream (1 for the first
+ * request of a flow), and the response and body events that follow carry
+ * it. A body's chunk events end with one whose last is set; capture
+ * starts over with each body, at the size in force when it starts.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/util.h"
+#include "tlsworker/events.h"
+#include "tlsworker/http1.h"
+
+/* Room kept past ee_lim for what closes an event: "]" of the headers
+ * and ,"truncated":true}. */
+#define EV_TAIL_MAX	 64
+/* Input bytes of one string value (target, URL, header value, detail). */
+#define EV_STR_MAX	 8192
+#define EV_NUM_MAX	 24		/* "18446744073709551615" */
+#define EV_TS_MAX	 40		/* "2026-11-22T03:40:01.123456Z" */
+#define EV_SHA256_LEN	 32
+#define EV_VERSION_MAX	 sizeof("HTTP/1.4294967295")
+#define EV_URL_PREFIX	 (HOSTPAT_MAXLEN + sizeof("https://[]:65535"))
+/* Lost events are logged at most this often. */
+#define EV_LOG_USEC	 (10 * 1000000ULL)
+#define EV_PORT_HTTP	 80
+#define EV_PORT_HTTPS	 443
+
+struct ev_enc {
+	char	 ee_buf[IPC_EVENT_MAX];
+	size_t	 ee_len;
+	size_t	 ee_lim;	/* members stay below; the tail may pass */
+	int	 ee_full;	/* the last write did not fit */
+	int	 ee_trunc;	/* something was cut or left out */
+};
+
+static struct ipc_chan	*ev_sink;
+static uint32_t		 ev_capture;	/* bytes of each body */
+static struct ev_enc	 ev_enc;
+static uint64_t		 ev_lost;	/* events webui did not get */
+static uint64_t		 ev_lost_logged;
+static uint64_t		 ev_lost_when;	/* monotonic usec of the last log */
+
+static const char ev_hex[] = "0123456789abcdef";
+
+void
+ev_set_sink(struct ipc_chan *c)
+{
+	ev_sink = c;
+}
+
+void
+ev_set_capture(uint32_t kib)
+{
+	if (kib > CONF_CAPTURE_MAX_KIB)
+		kib = CONF_CAPTURE_MAX_KIB;
+	ev_capture = kib * 1024;
+}
+
+void
+ev_flow_init(struct ev_flow *f, uint64_t id, const struct addr *client)
+{
+	memset(f, 0, sizeof(*f));
+	f->ef_id = id;
+	if (client != NULL)
+		f->ef_client = *client;
+	f->ef_protocol = "tcp";
+}
+
+void
+ev_flow_free(struct ev_flow *f)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		EVP_MD_CTX_free((EVP_MD_CTX *)f->ef_body_md[i]);
+		f->ef_body_md[i] = NULL;
+	}
+}
+
+void
+ev_set_target(struct ev_flow *f, const char *host, uint16_t port)
+{
+	util_strlcpy(f->ef_host, host != NULL ? host : "", sizeof(f->ef_host));
+	f->ef_port = port;
+}
+
+/* --- the JSON writer ---------------------------------------------------- */
+
+/* All or nothing: a write that would pass ee_lim writes nothing. */
+static void
+ev_put(struct ev_enc *e, const char *p, size_t n)
+{
+	if (e->ee_full || n > e->ee_lim - e->ee_len) {
+		e->ee_full = 1;
+		return;
+	}
+	memcpy(e->ee_buf + e->ee_len, p, n);
+	e->ee_len += n;
+}
+
+static void
+ev_puts(struct ev_enc *e, const char *s)
+{
+	ev_put(e, s, strlen(s));
+}
+
+/* What closes an event: uses the room kept past ee_lim. */
+static void
+ev_put_tail(struct ev_enc *e, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n <= sizeof(e->ee_buf) - e->ee_len) {
+		memcpy(e->ee_buf + e->ee_len, s, n);
+		e->ee_len += n;
+	}
+}
+
+/*
+ * A member is written whole or not at all: the caller takes a mark
+ * before it and ends it with ev_end_member(), which drops a member that
+ * did not fit.
+ */
+static size_t
+ev_mark(const struct ev_enc *e)
+{
+	return e->ee_len;
+}
+
+static int
+ev_end_member(struct ev_enc *e, size_t mark)
+{
+	if (!e->ee_full)
+		return 0;
+	e->ee_len = mark;
+	e->ee_full = 0;
+	e->ee_trunc = 1;
+	return -1;
+}
+
+/* The length of the valid UTF-8 sequence at p (2 to 4), or 0. */
+static size_t
+ev_utf8_len(const unsigned char *p, size_t n)
+{
+	uint32_t cp;
+	size_t	 len, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* overlong forms, UTF-16 surrogates, past U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* The escape of one ASCII byte that JSON or a line reader cannot take
+ * raw; NULL for a byte copied as it is. */
+static const char *
+ev_escape(unsigned char c, char tmp[7])
+{
+	switch (c) {
+	case '"':
+		return "\\\"";
+	case '\\':
+		return "\\\\";
+	case '\n':
+		return "\\n";
+	case '\r':
+		return "\\r";
+	case '\t':
+		return "\\t";
+	case '\b':
+		return "\\b";
+	case '\f':
+		return "\\f";
+	default:
+		break;
+	}
+	if (c >= 0x20 && c != 0x7f)
+		return NULL;
+	tmp[0] = '\\';
+	tmp[1] = 'u';
+	tmp[2] = '0';
+	tmp[3] = '0';
+	tmp[4] = ev_hex[c >> 4];
+	tmp[5] = ev_hex[c & 0xf];
+	tmp[6] = '\0';
+	return tmp;
+}
+
+/*
+ * The characters of a JSON string, without its quotes: n bytes at s,
+ * escaped. cut: when they do not all fit (or are more than EV_STR_MAX),
+ * write as many as fit, whole characters only, keep one byte for the
+ * closing quote, and mark the event truncated; without cut a string that
+ * does not fit fails the member. *budget counts down the input bytes
+ * this string may still take (EV_STR_MAX for one value).
+ */
+static void
+ev_chars(struct ev_enc *e, const char *s, size_t n, int cut, size_t *budget)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	const char	*esc;
+	char		 tmp[7];
+	size_t		 i = 0, k, room, out;
+
+	if (cut && n > *budget) {
+		n = *budget;
+		e->ee_trunc = 1;
+	}
+	*budget -= n;
+	while (i < n && !e->ee_full) {
+		/* Runs of plain ASCII in one copy. */
+		for (k = i; k < n && p[k] >= 0x20 && p[k] < 0x7f &&
+		    p[k] != '"' && p[k] != '\\'; k++)
+			;
+		if (k > i) {
+			room = e->ee_lim - e->ee_len;
+			if (cut && k - i + 1 > room) {
+				k = i + (room > 0 ? room - 1 : 0);
+				e->ee_trunc = 1;
+				ev_put(e, s + i, k - i);
+				return;
+			}
+			ev_put(e, s + i, k - i);
+			i = k;
+			continue;
+		}
+		if (p[i] < 0x80) {
+			esc = ev_escape(p[i], tmp);
+			k = 1;
+		} else if ((k = ev_utf8_len(p + i, n - i)) == 0) {
+			esc = "\\ufffd";
+			k = 1;
+		} else
+			esc = NULL;
+		out = esc != NULL ? strlen(esc) : k;
+		if (cut && out + 1 > e->ee_lim - e->ee_len) {
+			e->ee_trunc = 1;
+			return;
+		}
+		if (esc != NULL)
+			ev_put(e, esc, out);
+		else
+			ev_put(e, s + i, k);
+		i += k;
+	}
+}
+
+static void
+ev_str_raw(struct ev_enc *e, const char *s, size_t n, int cut)
+{
+	size_t budget = EV_STR_MAX;
+
+	ev_put(e, "\"", 1);
+	ev_chars(e, s, n, cut, &budget);
+	ev_put(e, "\"", 1);
+}
+
+static void
+ev_key(struct ev_enc *e, const char *key)
+{
+	ev_put(e, ",\"", 2);
+	ev_puts(e, key);
+	ev_put(e, "\":", 2);
+}
+
+/* A string member; NULL writes null. Long values are cut. */
+static void
+ev_str(struct ev_enc *e, const char *key, const char *s)
+{
+	size_t mark = ev_mark(e);
+
+	ev_key(e, key);
+	if (s == NULL)
+		ev_puts(e, "null");
+	else
+		ev_str_raw(e, s, strlen(s), 1);
+	ev_end_member(e, mark);
+}
+
+static void
+ev_strn(struct ev_enc *e, const char *key, const char *s, size_t n)
+{
+	size_t mark = ev_mark(e);
+
+	ev_key(e, key);
+	ev_str_raw(e, s, n, 1);
+	ev_end_member(e, mark);
+}
+
+static void
+ev_uint(struct ev_enc *e, const char *key, uint64_t v)
+{
+	char	 num[EV_NUM_MAX];
+	size_t	 mark = ev_mark(e);
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+	ev_key(e, key);
+	ev_puts(e, num);
+	ev_end_member(e, mark);
+}
+
+static void
+ev_bool(struct ev_enc *e, const char *key, int v)
+{
+	size_t mark = ev_mark(e);
+
+	ev_key(e, key);
+	ev_puts(e, v ? "true" : "false");
+	ev_end_member(e, mark);
+}
+
+static void
+ev_null(struct ev_enc *e, const char *key)
+{
+	size_t mark = ev_mark(e);
+
+	ev_key(e, key);
+	ev_puts(e, "null");
+	ev_end_member(e, mark);
+}
+
+/* "2026-11-22T03:40:01.123456Z" */
+static void
+ev_timestamp(char *buf, size_t sz)
+{
+	uint64_t	 usec = util_wall_usec();
+	time_t		 sec = (time_t)(usec / 1000000);
+	struct tm	 tm;
+	size_t		 n;
+
+	if (gmtime_r(&sec, &tm) == NULL ||
+	    (n = strftime(buf, sz, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+		util_strlcpy(buf, "1970-01-01T00:00:00.000000Z", sz);
+		return;
+	}
+	snprintf(buf + n, sz - n, ".%06uZ", (unsigned)(usec % 1000000));
+}
+
+/* The members every event has, in this order. */
+static struct ev_enc *
+ev_begin(struct ev_flow *f, const char *type)
+{
+	struct ev_enc	*e = &ev_enc;
+	char		 ts[EV_TS_MAX], client[ADDR_STRLEN];
+
+	e->ee_len = 0;
+	e->ee_lim = sizeof(e->ee_buf) - EV_TAIL_MAX;
+	e->ee_full = 0;
+	e->ee_trunc = 0;
+	ev_timestamp(ts, sizeof(ts));
+	ev_puts(e, "{\"v\":1");
+	ev_str(e, "type", type);
+	ev_uint(e, "flow_id", f->ef_id);
+	ev_uint(e, "seq", f->ef_seq);
+	ev_str(e, "ts", ts);
+	if (f->ef_client.a_family == AF_UNSPEC)
+		ev_null(e, "client_addr");
+	else
+		ev_str(e, "client_addr",
+		    addr_str(&f->ef_client, 1, client, sizeof(client)));
+	if (f->ef_host[0] == '\0')
+		ev_null(e, "server_host");
+	else
+		ev_str(e, "server_host", f->ef_host);
+	if (f->ef_port == 0)
+		ev_null(e, "server_port");
+	else
+		ev_uint(e, "server_port", f->ef_port);
+	ev_str(e, "protocol", f->ef_protocol);
+	return e;
+}
+
+static void
+ev_log_lost(void)
+{
+	uint64_t now = util_now_usec();
+
+	if (ev_lost == ev_lost_logged || (ev_lost_when != 0 &&
+	    now - ev_lost_when < EV_LOG_USEC))
+		return;
+	log_warnx("events: %llu lost so far: webui does not keep up or is "
+	    "restarting", (unsigned long long)ev_lost);
+	ev_lost_logged = ev_lost;
+	ev_lost_when = now;
+}
+
+/*
+ * Close the event and queue it. seq advances whether or not the queue
+ * took it: a consumer that sees a gap knows events were lost (webui was
+ * restarting, or did not read and the channel's bounded queue was full),
+ * which is better than a silent hole.
+ */
+static void
+ev_emit(struct ev_flow *f, struct ev_enc *e)
+{
+	if (e->ee_trunc)
+		ev_put_tail(e, ",\"truncated\":true");
+	ev_put_tail(e, "}");
+	f->ef_seq++;
+	if (ipc_send_event(ev_sink, e->ee_buf, e->ee_len) == -1) {
+		ev_lost++;
+		ev_log_lost();
+	}
+}
+
+/* --- one function per event type --------------------------------------- */
+
+/*
+ * No channel to webui (none yet, or webui is being respawned): nothing is
+ * encoded, but the event still takes its seq, so that the flow's events
+ * that do arrive show the gap.
+ */
+static int
+ev_off(struct ev_flow *f)
+{
+	if (ev_sink != NULL)
+		return 0;
+	f->ef_seq++;
+	return 1;
+}
+
+void
+ev_connect_received(struct ev_flow *f, const char *method)
+{
+	struct ev_enc *e;
+
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, "connect_received");
+	ev_str(e, "method", method);
+	ev_emit(f, e);
+}
+
+void
+ev_connect_decision(struct ev_flow *f, const char *action,
+    uint32_t rule_index, uint32_t rule_line)
+{
+	struct ev_enc *e;
+
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, "connect_decision");
+	ev_str(e, "action", action);
+	/* as in the audit lines: the rule's index, or "default" */
+	if (rule_index == 0)
+		ev_str(e, "rule", "default");
+	else
+		ev_uint(e, "rule", rule_index);
+	ev_uint(e, "line", rule_line);
+	ev_emit(f, e);
+}
+
+static const char *
+ev_side(int side)
+{
+	switch (side) {
+	case TLS_SIDE_CLIENT:
+		return "client";
+	case TLS_SIDE_UPSTREAM:
+		return "upstream";
+	default:
+		return "unknown";
+	}
+}
+
+void
+ev_tls_started(struct ev_flow *f, int side, const char *sni)
+{
+	struct ev_enc *e;
+
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, "tls_handshake_started");
+	ev_str(e, "side", ev_side(side));
+	ev_str(e, "sni", sni);
+	ev_emit(f, e);
+}
+
+void
+ev_tls_succeeded(struct ev_flow *f, int side, const char *version,
+    const char *cipher, const char *alpn)
+{
+	struct ev_enc *e;
+
+	if (side == TLS_SIDE_CLIENT)
+		f->ef_tls = 1;
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, "tls_handshake_succeeded");
+	ev_str(e, "side", ev_side(side));
+	ev_str(e, "tls_version", version);
+	ev_str(e, "cipher", cipher);
+	ev_str(e, "alpn", alpn);
+	ev_emit(f, e);
+}
+
+void
+ev_tls_failed(struct ev_flow *f, int side, uint32_t reason,
+    const char *detail)
+{
+	struct ev_enc *e;
+
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, "tls_handshake_failed");
+	ev_str(e, "side", ev_side(side));
+	ev_str(e, "tls_failure_reason", tls_failure_name(reason));
+	ev_str(e, "detail", detail);
+	ev_emit(f, e);
+}
+
+/* [["name","value"],...], last: the pairs that fit, in order. */
+static void
+ev_headers(struct ev_enc *e, const struct http1_head *h)
+{
+	const struct http1_field *fl;
+	size_t	 i, mark = ev_mark(e), pair;
+
+	ev_key(e, "headers");
+	ev_put(e, "[", 1);
+	if (ev_end_member(e, mark) == -1)
+		return;
+	for (i = 0; i < h->hh_nfields; i++) {
+		fl = &h->hh_fields[i];
+		pair = ev_mark(e);
+		if (i > 0)
+			ev_put(e, ",", 1);
+		ev_put(e, "[", 1);
+		ev_str_raw(e, http1_str(h, fl->hf_name), fl->hf_name.hs_len, 0);
+		ev_put(e, ",", 1);
+		/* a long value is cut, leaving room for the "]" after it */
+		e->ee_lim--;
+		ev_str_raw(e, http1_str(h, fl->hf_value), fl->hf_value.hs_len,
+		    1);
+		e->ee_lim++;
+		ev_put(e, "]", 1);
+		if (ev_end_member(e, pair) == -1)
+			break;	/* and every pair after it */
+	}
+	ev_put_tail(e, "]");
+}
+
+static void
+ev_version(struct ev_enc *e, const struct http1_head *h)
+{
+	char v[EV_VERSION_MAX];
+
+	snprintf(v, sizeof(v), "HTTP/1.%d", h->hh_minor);
+	ev_str(e, "http_version", v);
+}
+
+/*
+ * The scheme of an origin-form target. Such a request arrives on a
+ * CONNECT tunnel, and struct ev_flow does not say whether the client side
+ * is TLS: port 80 is taken for cleartext, everything else for TLS. When
+ * the flow learns it (a field set by ev_tls_succeeded), this is where it
+ * goes.
+ */
+static const char *
+ev_scheme(const struct ev_flow *f)
+{
+	/* Origin-form requests come only inside a CONNECT tunnel: https when
+	 * the client side speaks TLS, http when it sent HTTP in clear. */
+	return f->ef_tls ? "https" : "http";
+}
+
+/* The absolute URL of a request: an absolute-form target is one already;
+ * an origin-form one gets the scheme and the flow's authority; others
+ * ("*", authority-form) have none. */
+static void
+ev_url(struct ev_enc *e, const struct ev_flow *f, const char *t, size_t tlen)
+{
+	char	 pre[EV_URL_PREFIX], port[sizeof(":65535")];
+	const char *scheme;
+	size_t	 mark, n, budget = EV_STR_MAX;
+	int	 v6;
+
+	if (tlen > 0 && t[0] != '/' && strstr(t, "://") != NULL) {
+		ev_strn(e, "url", t, tlen);
+		return;
+	}
+	if (tlen == 0 || t[0] != '/' || f->ef_host[0] == '\0') {
+		ev_null(e, "url");
+		return;
+	}
+	scheme = ev_scheme(f);
+	port[0] = '\0';
+	if (f->ef_port != 0 && f->ef_port != (strcmp(scheme, "http") == 0 ?
+	    EV_PORT_HTTP : EV_PORT_HTTPS))
+		snprintf(port, sizeof(port), ":%u", (unsigned)f->ef_port);
+	v6 = strchr(f->ef_host, ':') != NULL;
+	n = (size_t)snprintf(pre, sizeof(pre), "%s://%s%s%s%s", scheme,
+	    v6 ? "[" : "", f->ef_host, v6 ? "]" : "", port);
+	if (n >= sizeof(pre))
+		n = sizeof(pre) - 1;
+	/* The host came from the network too: both parts are escaped. */
+	mark = ev_mark(e);
+	ev_key(e, "url");
+	ev_put(e, "\"", 1);
+	ev_chars(e, pre, n, 1, &budget);
+	budget = EV_STR_MAX;
+	ev_chars(e, t, tlen, 1, &budget);
+	ev_put(e, "\"", 1);
+	ev_end_member(e, mark);
+}
+
+/* A new message on the flow: its body starts from nothing. */
+static void
+ev_body_reset(struct ev_flow *f, int dir)
+{
+	EVP_MD_CTX *md = (EVP_MD_CTX *)f->ef_body_md[dir];
+
+	f->ef_body_len[dir] = 0;
+	f->ef_capture_left[dir] = ev_capture;
+	if (md == NULL && (md = EVP_MD_CTX_new()) == NULL)
+		return;
+	f->ef_body_md[dir] = (struct evp_md_ctx_st *)md;
+	if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(md);
+		f->ef_body_md[dir] = NULL;
+	}
+}
+
+/*
+ * Each request begins an exchange: ef_stream counts them from 1, and the
+ * response and body events that follow carry the same number. (A worker
+ * that pipelines emits the events of one exchange before the next
+ * request's, as mitmd-events(5) orders them.)
+ */
+void
+ev_request_headers(struct ev_flow *f, const struct http1_head *h)
+{
+	struct ev_enc *e;
+
+	f->ef_stream++;
+	ev_body_reset(f, 0);
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, "request_headers");
+	ev_uint(e, "stream", f->ef_stream);
+	ev_strn(e, "method", http1_str(h, h->hh_method), h->hh_method.hs_len);
+	ev_strn(e, "target", http1_str(h, h->hh_target), h->hh_target.hs_len);
+	ev_url(e, f, http1_str(h, h->hh_target), h->hh_target.hs_len);
+	ev_version(e, h);
+	ev_headers(e, h);
+	ev_emit(f, e);
+}
+
+void
+ev_response_headers(struct ev_flow *f, const struct http1_head *h)
+{
+	struct ev_enc *e;
+
+	ev_body_reset(f, 1);
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, "response_headers");
+	ev_uint(e, "stream", f->ef_stream);
+	ev_uint(e, "status", (uint64_t)(h->hh_code > 0 ? h->hh_code : 0));
+	ev_strn(e, "reason", http1_str(h, h->hh_reason), h->hh_reason.hs_len);
+	ev_version(e, h);
+	ev_headers(e, h);
+	ev_emit(f, e);
+}
+
+/* Hex SHA-256 of the body so far; the context starts over for the next
+ * body. NULL writes null (no context: out of memory earlier). */
+static void
+ev_body_digest(struct ev_enc *e, struct ev_flow *f, int dir)
+{
+	EVP_MD_CTX	*md = (EVP_MD_CTX *)f->ef_body_md[dir];
+	unsigned char	 d[EVP_MAX_MD_SIZE];
+	char		 hex[2 * EV_SHA256_LEN + 1];
+	unsigned int	 dlen = 0;
+	size_t		 i;
+
+	if (md == NULL || !EVP_DigestFinal_ex(md, d, &dlen) ||
+	    dlen != EV_SHA256_LEN) {
+		ev_null(e, "body_sha256");
+		return;
+	}
+	for (i = 0; i < dlen; i++) {
+		hex[2 * i] = ev_hex[d[i] >> 4];
+		hex[2 * i + 1] = ev_hex[d[i] & 0xf];
+	}
+	hex[2 * (size_t)dlen] = '\0';
+	ev_str(e, "body_sha256", hex);
+}
+
+/*
+ * The captured part of this chunk, base64: the first ef_capture_left
+ * bytes of what is left to capture, as much as the event has room for.
+ * Capture is contiguous from the start of the body, so a chunk that
+ * cannot carry all it should ends the capture of this body.
+ */
+static void
+ev_capture_chunk(struct ev_enc *e, struct ev_flow *f, int dir,
+    const void *p, size_t n)
+{
+	static const char key[] = ",\"capture_b64\":\"\"";
+	size_t	 want, room, take;
+
+	want = MIN(n, (size_t)f->ef_capture_left[dir]);
+	if (want == 0)
+		return;
+	room = e->ee_lim - e->ee_len;
+	room = room > sizeof(key) ? room - sizeof(key) : 0;
+	take = MIN(want, room / 4 * 3);
+	if (take < want) {
+		e->ee_trunc = 1;
+		f->ef_capture_left[dir] = 0;
+	} else
+		f->ef_capture_left[dir] -= (uint32_t)take;
+	if (take == 0)
+		return;
+	ev_puts(e, ",\"capture_b64\":\"");
+	/* room was checked: 4 * ceil(take / 3) + NUL fits */
+	e->ee_len += (size_t)EVP_EncodeBlock((unsigned char *)e->ee_buf +
+	    e->ee_len, p, (int)take);
+	ev_put(e, "\"", 1);
+}
+
+void
+ev_body_chunk(struct ev_flow *f, int response, const void *p, size_t n,
+    int last)
+{
+	struct ev_enc	*e;
+	int		 dir = response ? 1 : 0;
+	uint64_t	 offset;
+
+	if (f->ef_body_md[dir] == NULL && f->ef_body_len[dir] == 0)
+		ev_body_reset(f, dir);	/* a body without a head event */
+	offset = f->ef_body_len[dir];
+	if (offset == 0)	/* the capture size in force when it starts */
+		f->ef_capture_left[dir] = ev_capture;
+	f->ef_body_len[dir] += n;
+	if (n > 0 && f->ef_body_md[dir] != NULL &&
+	    !EVP_DigestUpdate((EVP_MD_CTX *)f->ef_body_md[dir], p, n)) {
+		EVP_MD_CTX_free((EVP_MD_CTX *)f->ef_body_md[dir]);
+		f->ef_body_md[dir] = NULL;
+	}
+	if (ev_off(f)) {
+		if (last)
+			ev_body_reset(f, dir);
+		return;
+	}
+	e = ev_begin(f, response ? "response_body_chunk" :
+	    "request_body_chunk");
+	ev_uint(e, "stream", f->ef_stream);
+	ev_uint(e, "offset", offset);
+	ev_uint(e, "size", n);
+	ev_bool(e, "last", last);
+	if (last) {
+		ev_uint(e, "body_size", f->ef_body_len[dir]);
+		ev_body_digest(e, f, dir);
+	}
+	ev_capture_chunk(e, f, dir, p, n);
+	ev_emit(f, e);
+	if (last)
+		ev_body_reset(f, dir);
+}
+
+void
+ev_stream_closed(struct ev_flow *f, const char *reason, uint64_t bytes_in,
+    uint64_t bytes_out)
+{
+	struct ev_enc *e;
+
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, "stream_closed");
+	ev_str(e, "reason", reason);
+	ev_uint(e, "bytes_in", bytes_in);
+	ev_uint(e, "bytes_out", bytes_out);
+	ev_emit(f, e);
+}

@@ -1,0 +1,714 @@
+/*
+ * The flow store: SQLite in WAL mode, owned by webui, in the directory
+ * that is webui's chroot (<state>/store/flows.db). Every checked event
+ * becomes a row of `events` and updates its flow's row in `flows`;
+ * captured body bytes go to `bodies`. The schema is in mitmd-events(5).
+ *
+ * Writes are batched: the first event after a commit opens a transaction
+ * and arms a STORE_COMMIT_MSEC timer that commits it, so a crash of webui
+ * loses at most that much (synchronous=NORMAL: a commit is durable
+ * against a crash of the process, and against power loss from the next
+ * checkpoint on). A transaction that grows past STORE_TXN_EVENTS is
+ * committed at once, which bounds its memory.
+ *
+ * Retention runs every STORE_RETAIN_MSEC, and after a commit when the
+ * flows counted pass the limit: flows past keep_flows (oldest first) and
+ * those idle for keep_days days go, with their events and bodies; at most
+ * STORE_RETAIN_BATCH flows a pass, so a large backlog is cut in short
+ * steps that leave the event loop running. 0 turns a limit off.
+ *
+ * SQLite runs single-threaded, temp_store in memory, and keeps the WAL
+ * file across close: after the sandbox webui opens no file (see
+ * webui_store_calls in main.c for the syscalls this leaves).
+ */
+#include <sys/time.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <sqlite3.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "webui/webui.h"
+
+#define STORE_SCHEMA_VERSION	1
+#define STORE_COMMIT_MSEC	100
+#define STORE_TXN_EVENTS	20000
+#define STORE_RETAIN_MSEC	(60 * 1000ULL)
+#define STORE_RETAIN_BATCH	5000
+#define STORE_RETAIN_SOON_MSEC	200	/* the next step of a backlog */
+#define STORE_RETAIN_SLACK	64	/* flows over the count: 1/64 more */
+#define STORE_BUSY_MSEC		100	/* another writer's lock, at worst */
+#define STORE_BACKOFF_MSEC	1000	/* then leave the store alone */
+#define STORE_CACHE_KIB		8192
+#define STORE_WAL_LIMIT		(64 * 1024 * 1024)	/* bytes kept */
+#define STORE_TS_MAX		40
+#define STORE_DAY_SEC		86400ULL
+
+static const char store_schema[] =
+    "CREATE TABLE IF NOT EXISTS flows ("
+    " flow_id INTEGER PRIMARY KEY,"
+    " first_ts TEXT NOT NULL,"
+    " last_ts TEXT NOT NULL,"
+    " client TEXT, host TEXT, port INTEGER, protocol TEXT,"
+    " method TEXT, url TEXT, status INTEGER,"
+    " requests INTEGER NOT NULL DEFAULT 0,"
+    " req_bytes INTEGER NOT NULL DEFAULT 0,"
+    " resp_bytes INTEGER NOT NULL DEFAULT 0,"
+    " bytes_in INTEGER, bytes_out INTEGER,"
+    " tls_client_version TEXT, tls_client_cipher TEXT,"
+    " tls_upstream_version TEXT, tls_upstream_cipher TEXT,"
+    " decision TEXT, rule TEXT,"
+    " failure_side TEXT, failure_reason TEXT,"
+    " close_reason TEXT,"
+    " events INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS flows_first_ts ON flows(first_ts);"
+    "CREATE INDEX IF NOT EXISTS flows_last_ts ON flows(last_ts);"
+    "CREATE TABLE IF NOT EXISTS events ("
+    " id INTEGER PRIMARY KEY,"
+    " flow_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " ts TEXT NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_flow_seq ON "
+    " events(flow_id, seq);"
+    "CREATE INDEX IF NOT EXISTS events_ts ON events(ts);"
+    "CREATE TABLE IF NOT EXISTS bodies ("
+    " flow_id INTEGER NOT NULL, stream INTEGER NOT NULL,"
+    " dir TEXT NOT NULL, offset INTEGER NOT NULL, data BLOB NOT NULL,"
+    " PRIMARY KEY (flow_id, stream, dir, offset));"
+    "PRAGMA user_version = 1;";
+
+enum store_stmt {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_FLOW_NEW,
+	S_FLOW_COMMON,
+	S_EVENT,
+	S_CONNECT,
+	S_DECISION,
+	S_TLS_CLIENT,
+	S_TLS_UPSTREAM,
+	S_TLS_FAIL,
+	S_REQUEST,
+	S_RESPONSE,
+	S_REQ_BODY,
+	S_RESP_BODY,
+	S_CLOSED,
+	S_BODY,
+	S_DOOM_AGE,
+	S_DOOM_COUNT,
+	S_DEL_EVENTS,
+	S_DEL_BODIES,
+	S_DEL_FLOWS,
+	S_DOOM_CLEAR,
+	S_COUNT,
+	S_MAX
+};
+
+static const char *const store_sql[S_MAX] = {
+	/* the write lock at once: a statement inside never waits */
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_FLOW_NEW] = "INSERT OR IGNORE INTO flows(flow_id, first_ts, "
+	    "last_ts) VALUES (?1, ?2, ?2)",
+	[S_FLOW_COMMON] = "UPDATE flows SET last_ts = max(last_ts, ?2), "
+	    "client = coalesce(?3, client), host = coalesce(?4, host), "
+	    "port = coalesce(?5, port), protocol = coalesce(?6, protocol), "
+	    "events = events + 1 WHERE flow_id = ?1",
+	[S_EVENT] = "INSERT OR IGNORE INTO events(flow_id, seq, ts, type, "
+	    "json) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_CONNECT] = "UPDATE flows SET method = coalesce(method, ?2) "
+	    "WHERE flow_id = ?1",
+	[S_DECISION] = "UPDATE flows SET decision = ?2, rule = ?3 "
+	    "WHERE flow_id = ?1",
+	[S_TLS_CLIENT] = "UPDATE flows SET tls_client_version = ?2, "
+	    "tls_client_cipher = ?3 WHERE flow_id = ?1",
+	[S_TLS_UPSTREAM] = "UPDATE flows SET tls_upstream_version = ?2, "
+	    "tls_upstream_cipher = ?3 WHERE flow_id = ?1",
+	[S_TLS_FAIL] = "UPDATE flows SET failure_side = ?2, "
+	    "failure_reason = ?3 WHERE flow_id = ?1",
+	/* the first exchange names the flow; CONNECT gives way to it */
+	[S_REQUEST] = "UPDATE flows SET "
+	    "method = CASE WHEN requests = 0 THEN ?2 ELSE method END, "
+	    "url = CASE WHEN requests = 0 THEN ?3 ELSE url END, "
+	    "requests = requests + 1 WHERE flow_id = ?1",
+	[S_RESPONSE] = "UPDATE flows SET status = coalesce(status, ?2) "
+	    "WHERE flow_id = ?1",
+	[S_REQ_BODY] = "UPDATE flows SET req_bytes = req_bytes + ?2 "
+	    "WHERE flow_id = ?1",
+	[S_RESP_BODY] = "UPDATE flows SET resp_bytes = resp_bytes + ?2 "
+	    "WHERE flow_id = ?1",
+	[S_CLOSED] = "UPDATE flows SET close_reason = ?2, bytes_in = ?3, "
+	    "bytes_out = ?4 WHERE flow_id = ?1",
+	[S_BODY] = "INSERT OR IGNORE INTO bodies(flow_id, stream, dir, "
+	    "offset, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_DOOM_AGE] = "INSERT OR IGNORE INTO temp.doomed SELECT flow_id "
+	    "FROM flows WHERE last_ts < ?1 ORDER BY last_ts LIMIT ?2",
+	[S_DOOM_COUNT] = "INSERT OR IGNORE INTO temp.doomed SELECT flow_id "
+	    "FROM flows ORDER BY first_ts DESC, flow_id DESC "
+	    "LIMIT ?2 OFFSET ?1",
+	[S_DEL_EVENTS] = "DELETE FROM events WHERE flow_id IN "
+	    "(SELECT flow_id FROM temp.doomed)",
+	[S_DEL_BODIES] = "DELETE FROM bodies WHERE flow_id IN "
+	    "(SELECT flow_id FROM temp.doomed)",
+	[S_DEL_FLOWS] = "DELETE FROM flows WHERE flow_id IN "
+	    "(SELECT flow_id FROM temp.doomed)",
+	[S_DOOM_CLEAR] = "DELETE FROM temp.doomed",
+	[S_COUNT] = "SELECT count(*) FROM flows",
+};
+
+struct store {
+	sqlite3		*st_db;
+	sqlite3_stmt	*st_stmt[S_MAX];
+	struct event	*st_commit_ev;
+	struct event	*st_retain_ev;
+	int		 st_in_txn;
+	uint32_t	 st_txn_events;
+	uint32_t	 st_keep_flows;
+	uint32_t	 st_keep_days;
+	uint64_t	 st_nflows;	/* rows in flows, as we count them */
+	uint64_t	 st_events;	/* stored */
+	uint64_t	 st_dups;	/* (flow_id, seq) seen before */
+	uint64_t	 st_lost;	/* not stored: locked out */
+	uint64_t	 st_backoff_until; /* monotonic usec */
+	struct webui_rl	 st_rl;
+};
+
+static void	store_commit_cb(evutil_socket_t, short, void *);
+static void	store_retain_cb(evutil_socket_t, short, void *);
+
+static void
+store_warn(struct store *st, const char *what)
+{
+	if (webui_rl_ok(&st->st_rl, WEBUI_LOG_USEC))
+		log_warnx("flow store: %s: %s", what, sqlite3_errmsg(st->st_db));
+}
+
+/* Run a prepared statement to its end and reset it. SQLITE_DONE, a
+ * SQLITE_ROW for a query's first row (then the caller resets), or an
+ * error code. */
+static int
+store_run(struct store *st, enum store_stmt s)
+{
+	sqlite3_stmt	*q = st->st_stmt[s];
+	int		 rc;
+
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW)
+		sqlite3_reset(q);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		store_warn(st, store_sql[s]);
+	sqlite3_clear_bindings(q);
+	return (rc);
+}
+
+static void
+store_text(sqlite3_stmt *q, int i, const char *s)
+{
+	if (s[0] == '\0')
+		sqlite3_bind_null(q, i);
+	else
+		sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC);
+}
+
+static void
+store_int(sqlite3_stmt *q, int i, int64_t v)
+{
+	if (v < 0)
+		sqlite3_bind_null(q, i);
+	else
+		sqlite3_bind_int64(q, i, v);
+}
+
+static int
+store_exec(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_warnx("flow store: %s: %s", sql, err ? err :
+		    sqlite3_errmsg(db));
+		sqlite3_free(err);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+store_version(sqlite3 *db)
+{
+	sqlite3_stmt	*q;
+	int		 v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return (-1);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return (v);
+}
+
+/*
+ * The pragmas, then the schema. WAL before anything is written; the
+ * WAL file stays (PERSIST_WAL) so closing never unlinks it.
+ */
+static int
+store_setup(struct store *st)
+{
+	sqlite3	*db = st->st_db;
+	int	 v, one = 1;
+	char	 sql[128];
+
+	sqlite3_busy_timeout(db, STORE_BUSY_MSEC);
+	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d; "
+	    "PRAGMA journal_size_limit = %d;", STORE_CACHE_KIB,
+	    STORE_WAL_LIMIT);
+	if (store_exec(db, "PRAGMA journal_mode = WAL;") == -1 ||
+	    store_exec(db, "PRAGMA synchronous = NORMAL; "
+	    "PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;") == -1 ||
+	    store_exec(db, sql) == -1)
+		return (-1);
+	if ((v = store_version(db)) == -1)
+		return (-1);
+	if (v > STORE_SCHEMA_VERSION) {
+		log_warnx("flow store: schema version %d is newer than this "
+		    "mitmd's %d: not touching it", v, STORE_SCHEMA_VERSION);
+		return (-1);
+	}
+	if (store_exec(db, "BEGIN;") == -1)
+		return (-1);
+	if (store_exec(db, store_schema) == -1) {
+		(void)store_exec(db, "ROLLBACK;");
+		return (-1);
+	}
+	if (store_exec(db, "COMMIT;") == -1 ||
+	    store_exec(db, "CREATE TEMP TABLE IF NOT EXISTS doomed "
+	    "(flow_id INTEGER PRIMARY KEY);") == -1)
+		return (-1);
+	return (0);
+}
+
+static int
+store_prepare(struct store *st)
+{
+	int i;
+
+	for (i = 0; i < S_MAX; i++)
+		if (sqlite3_prepare_v3(st->st_db, store_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &st->st_stmt[i], NULL) !=
+		    SQLITE_OK) {
+			log_warnx("flow store: %s: %s", store_sql[i],
+			    sqlite3_errmsg(st->st_db));
+			return (-1);
+		}
+	return (0);
+}
+
+static void
+store_count(struct store *st)
+{
+	if (store_run(st, S_COUNT) == SQLITE_ROW) {
+		st->st_nflows = (uint64_t)sqlite3_column_int64(
+		    st->st_stmt[S_COUNT], 0);
+		sqlite3_reset(st->st_stmt[S_COUNT]);
+	}
+}
+
+static void
+store_arm(struct event *ev, uint64_t msec)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(msec / 1000);
+	tv.tv_usec = (suseconds_t)(msec % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+/*
+ * Called after chroot and the change of uid (the files are created as
+ * webui's user) and before seccomp: every file SQLite will use is opened
+ * here, and its random generator is seeded (it would read /dev/urandom).
+ */
+struct store *
+store_open(struct event_base *base, const char *path, uint32_t keep_flows,
+    uint32_t keep_days)
+{
+	struct store	*st;
+	uint64_t	 seed;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return (NULL);
+	st->st_keep_flows = keep_flows;
+	st->st_keep_days = keep_days;
+	if (sqlite3_open_v2(path, &st->st_db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_warnx("flow store %s: %s", path, st->st_db != NULL ?
+		    sqlite3_errmsg(st->st_db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_randomness(sizeof(seed), &seed);
+	if (store_setup(st) == -1 || store_prepare(st) == -1)
+		goto fail;
+	store_count(st);
+	/* The first retention pass now: the limits may have shrunk. */
+	(void)store_retain(st);
+	/* A checkpoint that syncs the WAL now, while a directory can still
+	 * be opened for its fsync. */
+	if (sqlite3_wal_checkpoint_v2(st->st_db, NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+		log_debug("flow store: checkpoint: %s",
+		    sqlite3_errmsg(st->st_db));
+	st->st_commit_ev = evtimer_new(base, store_commit_cb, st);
+	st->st_retain_ev = evtimer_new(base, store_retain_cb, st);
+	if (st->st_commit_ev == NULL || st->st_retain_ev == NULL)
+		goto fail;
+	store_arm(st->st_retain_ev, STORE_RETAIN_MSEC);
+	log_info("flow store %s: %" PRIu64 " flows", path, st->st_nflows);
+	return (st);
+fail:
+	store_close(st);
+	return (NULL);
+}
+
+void
+store_set_keep(struct store *st, uint32_t keep_flows, uint32_t keep_days)
+{
+	st->st_keep_flows = keep_flows;
+	st->st_keep_days = keep_days;
+}
+
+/*
+ * Open the batch's transaction. Another process holding the write lock
+ * (a tool writing to the database) makes us wait STORE_BUSY_MSEC at
+ * most; then the store is left alone for STORE_BACKOFF_MSEC and the
+ * events of that time go to the sinks only, so a stuck lock can never
+ * stall the event loop more than once a backoff.
+ */
+static int
+store_begin(struct store *st)
+{
+	uint64_t now;
+
+	if (st->st_in_txn)
+		return (0);
+	now = util_now_usec();
+	if (now < st->st_backoff_until) {
+		st->st_lost++;
+		return (-1);
+	}
+	if (store_run(st, S_BEGIN) != SQLITE_DONE) {
+		st->st_backoff_until = now + (uint64_t)STORE_BACKOFF_MSEC * 1000;
+		st->st_lost++;
+		return (-1);
+	}
+	st->st_in_txn = 1;
+	st->st_txn_events = 0;
+	store_arm(st->st_commit_ev, STORE_COMMIT_MSEC);
+	return (0);
+}
+
+/* The flow's own row: created by its first event, common columns. */
+static void
+store_flow(struct store *st, const struct wev *ev)
+{
+	sqlite3_stmt *q = st->st_stmt[S_FLOW_NEW];
+
+	sqlite3_bind_int64(q, 1, ev->we_flow);
+	store_text(q, 2, ev->we_ts);
+	if (store_run(st, S_FLOW_NEW) == SQLITE_DONE &&
+	    sqlite3_changes(st->st_db) == 1)
+		st->st_nflows++;
+	q = st->st_stmt[S_FLOW_COMMON];
+	sqlite3_bind_int64(q, 1, ev->we_flow);
+	store_text(q, 2, ev->we_ts);
+	store_text(q, 3, ev->we_client);
+	store_text(q, 4, ev->we_host);
+	store_int(q, 5, ev->we_port);
+	store_text(q, 6, ev->we_protocol);
+	(void)store_run(st, S_FLOW_COMMON);
+}
+
+/* Bind ?1 (the flow) and two more values, and run. */
+static void
+store_update(struct store *st, enum store_stmt s, const struct wev *ev,
+    const char *a, const char *b)
+{
+	sqlite3_stmt *q = st->st_stmt[s];
+
+	sqlite3_bind_int64(q, 1, ev->we_flow);
+	if (a != NULL)
+		store_text(q, 2, a);
+	if (b != NULL)
+		store_text(q, 3, b);
+	(void)store_run(st, s);
+}
+
+static void
+store_update_int(struct store *st, enum store_stmt s, const struct wev *ev,
+    int64_t v)
+{
+	sqlite3_stmt *q = st->st_stmt[s];
+
+	sqlite3_bind_int64(q, 1, ev->we_flow);
+	store_int(q, 2, v);
+	(void)store_run(st, s);
+}
+
+static void
+store_closed(struct store *st, const struct wev *ev)
+{
+	sqlite3_stmt *q = st->st_stmt[S_CLOSED];
+
+	sqlite3_bind_int64(q, 1, ev->we_flow);
+	store_text(q, 2, ev->we_reason);
+	store_int(q, 3, ev->we_bytes_in);
+	store_int(q, 4, ev->we_bytes_out);
+	(void)store_run(st, S_CLOSED);
+}
+
+static void
+store_request(struct store *st, const struct wev *ev)
+{
+	sqlite3_stmt *q = st->st_stmt[S_REQUEST];
+
+	sqlite3_bind_int64(q, 1, ev->we_flow);
+	store_text(q, 2, ev->we_method);
+	store_text(q, 3, ev->we_url);
+	(void)store_run(st, S_REQUEST);
+}
+
+static void
+store_decision(struct store *st, const struct wev *ev)
+{
+	char rule[WEV_SHORT_MAX];
+
+	if (ev->we_rule >= 0)
+		snprintf(rule, sizeof(rule), "%" PRId64, ev->we_rule);
+	else
+		util_strlcpy(rule, ev->we_rule_str, sizeof(rule));
+	store_update(st, S_DECISION, ev, ev->we_action, rule);
+}
+
+/* What each type adds to its flow's row. */
+static void
+store_flow_type(struct store *st, const struct wev *ev)
+{
+	switch (ev->we_type) {
+	case WEV_CONNECT_RECEIVED:
+		store_update(st, S_CONNECT, ev, ev->we_method, NULL);
+		break;
+	case WEV_CONNECT_DECISION:
+		store_decision(st, ev);
+		break;
+	case WEV_TLS_SUCCEEDED:
+		store_update(st, strcmp(ev->we_side, "client") == 0 ?
+		    S_TLS_CLIENT : S_TLS_UPSTREAM, ev, ev->we_tls_version,
+		    ev->we_cipher);
+		break;
+	case WEV_TLS_FAILED:
+		store_update(st, S_TLS_FAIL, ev, ev->we_side, ev->we_failure);
+		break;
+	case WEV_REQUEST_HEADERS:
+		store_request(st, ev);
+		break;
+	case WEV_RESPONSE_HEADERS:
+		store_update_int(st, S_RESPONSE, ev, ev->we_status);
+		break;
+	case WEV_REQUEST_BODY:
+	case WEV_RESPONSE_BODY:
+		if (ev->we_last == 1 && ev->we_body_size >= 0)
+			store_update_int(st, ev->we_type == WEV_REQUEST_BODY ?
+			    S_REQ_BODY : S_RESP_BODY, ev, ev->we_body_size);
+		break;
+	case WEV_STREAM_CLOSED:
+		store_closed(st, ev);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+store_body(struct store *st, const struct wev *ev, const uint8_t *cap,
+    size_t caplen)
+{
+	sqlite3_stmt *q = st->st_stmt[S_BODY];
+
+	sqlite3_bind_int64(q, 1, ev->we_flow);
+	sqlite3_bind_int64(q, 2, ev->we_stream < 0 ? 0 : ev->we_stream);
+	sqlite3_bind_text(q, 3, ev->we_type == WEV_RESPONSE_BODY ?
+	    "response" : "request", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, ev->we_offset < 0 ? 0 : ev->we_offset);
+	sqlite3_bind_blob(q, 5, cap, (int)caplen, SQLITE_STATIC);
+	(void)store_run(st, S_BODY);
+}
+
+void
+store_event(struct store *st, const struct wev *ev, const char *json,
+    size_t len, const uint8_t *cap, size_t caplen)
+{
+	sqlite3_stmt *q = st->st_stmt[S_EVENT];
+
+	if (store_begin(st) == -1)
+		return;
+	sqlite3_bind_int64(q, 1, ev->we_flow);
+	sqlite3_bind_int64(q, 2, ev->we_seq);
+	store_text(q, 3, ev->we_ts);
+	sqlite3_bind_text(q, 4, ev->we_typename, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, json, (int)len, SQLITE_STATIC);
+	if (store_run(st, S_EVENT) != SQLITE_DONE)
+		return;
+	if (sqlite3_changes(st->st_db) == 0) {
+		/* the same (flow_id, seq) again: the first one stands */
+		st->st_dups++;
+		return;
+	}
+	st->st_events++;
+	store_flow(st, ev);
+	store_flow_type(st, ev);
+	if (caplen > 0 && (ev->we_type == WEV_REQUEST_BODY ||
+	    ev->we_type == WEV_RESPONSE_BODY))
+		store_body(st, ev, cap, caplen);
+	if (++st->st_txn_events >= STORE_TXN_EVENTS)
+		store_commit(st);
+}
+
+void
+store_commit(struct store *st)
+{
+	if (!st->st_in_txn)
+		return;
+	st->st_in_txn = 0;
+	evtimer_del(st->st_commit_ev);
+	if (store_run(st, S_COMMIT) != SQLITE_DONE) {
+		/* what the batch held is lost; the store goes on */
+		(void)store_run(st, S_ROLLBACK);
+		return;
+	}
+	/* Over the count by a margin (so that a store at its limit does
+	 * not run a pass per commit): retention now rather than on its
+	 * next tick. */
+	if (st->st_keep_flows != 0 && st->st_nflows > st->st_keep_flows +
+	    st->st_keep_flows / STORE_RETAIN_SLACK)
+		store_arm(st->st_retain_ev, 0);
+}
+
+static void
+store_commit_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	store_commit(arg);
+}
+
+/* "2026-11-15T03:40:01.000000Z" for now less keep_days. */
+static void
+store_cutoff(const struct store *st, char *buf, size_t sz)
+{
+	time_t		 t = (time_t)(util_wall_usec() / 1000000 -
+	    st->st_keep_days * STORE_DAY_SEC);
+	struct tm	 tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, sz, "%Y-%m-%dT%H:%M:%S.000000Z", &tm) == 0)
+		buf[0] = '\0';
+}
+
+/* Pick this pass's flows into temp.doomed; 1 if there may be more. */
+static int
+store_doom(struct store *st)
+{
+	char	 cutoff[STORE_TS_MAX];
+	int	 more = 0;
+
+	if (st->st_keep_days != 0) {
+		store_cutoff(st, cutoff, sizeof(cutoff));
+		sqlite3_bind_text(st->st_stmt[S_DOOM_AGE], 1, cutoff, -1,
+		    SQLITE_TRANSIENT);
+		sqlite3_bind_int(st->st_stmt[S_DOOM_AGE], 2,
+		    STORE_RETAIN_BATCH);
+		if (cutoff[0] != '\0' &&
+		    store_run(st, S_DOOM_AGE) == SQLITE_DONE &&
+		    sqlite3_changes(st->st_db) >= STORE_RETAIN_BATCH)
+			more = 1;
+	}
+	if (st->st_keep_flows != 0 && st->st_nflows > st->st_keep_flows) {
+		sqlite3_bind_int64(st->st_stmt[S_DOOM_COUNT], 1,
+		    st->st_keep_flows);
+		sqlite3_bind_int(st->st_stmt[S_DOOM_COUNT], 2,
+		    STORE_RETAIN_BATCH);
+		if (store_run(st, S_DOOM_COUNT) == SQLITE_DONE &&
+		    sqlite3_changes(st->st_db) >= STORE_RETAIN_BATCH)
+			more = 1;
+	}
+	return (more);
+}
+
+/* One pass in its own transaction; the next one is always scheduled. */
+uint64_t
+store_retain(struct store *st)
+{
+	uint64_t deleted = 0;
+	int	 more = 0;
+
+	store_commit(st);
+	if (store_run(st, S_BEGIN) != SQLITE_DONE)
+		goto next;
+	more = store_doom(st);
+	if (store_run(st, S_DEL_EVENTS) == SQLITE_DONE &&
+	    store_run(st, S_DEL_BODIES) == SQLITE_DONE &&
+	    store_run(st, S_DEL_FLOWS) == SQLITE_DONE)
+		deleted = (uint64_t)sqlite3_changes(st->st_db);
+	(void)store_run(st, S_DOOM_CLEAR);
+	if (store_run(st, S_COMMIT) != SQLITE_DONE) {
+		(void)store_run(st, S_ROLLBACK);
+		deleted = 0;
+		more = 0;
+		goto next;
+	}
+	if (deleted > 0) {
+		store_count(st);
+		log_info("flow store: %" PRIu64 " flows deleted by retention, "
+		    "%" PRIu64 " kept", deleted, st->st_nflows);
+	}
+next:
+	if (st->st_retain_ev != NULL)
+		store_arm(st->st_retain_ev, more ? STORE_RETAIN_SOON_MSEC :
+		    STORE_RETAIN_MSEC);
+	return (deleted);
+}
+
+static void
+store_retain_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)store_retain(arg);
+}
+
+void
+store_close(struct store *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	if (st->st_db != NULL && st->st_stmt[S_COMMIT] != NULL)
+		store_commit(st);
+	for (i = 0; i < S_MAX; i++)
+		sqlite3_finalize(st->st_stmt[i]);
+	if (st->st_commit_ev != NULL)
+		event_free(st->st_commit_ev);
+	if (st->st_retain_ev != NULL)
+		event_free(st->st_retain_ev);
+	sqlite3_close_v2(st->st_db);
+	free(st);
+}

@@ -1,5 +1,5 @@
 """A large body decrypted, parsed and re-encrypted on the way through:
-256 MiB from nginx to curl, byte for byte, while the worker's memory
+1 GiB from nginx to curl, byte for byte, while the worker's memory
 stays bounded (back-pressure from the slow client to the fast origin,
 through both TLS bufferevents); an upload the other way round.
 """
@@ -15,7 +15,7 @@ import pytest
 from pylib import client, origins, tls, util
 from pylib.mitmd import Mitmd, sample_rss, tempdir
 
-BIG = 256 * 1024 * 1024
+BIG = 1024 * 1024 * 1024          # the issue asks for 1 GiB
 UPLOAD = 64 * 1024 * 1024
 RSS_GROWTH_MAX_KIB = 32 * 1024   # what a worker may grow by for one flow
 BIG_RATE = "120M"                # curl reads slower than nginx writes
@@ -59,7 +59,7 @@ def mitm(build, test_ca):
         m.cleanup()
 
 
-def test_256mib_download_rss_bounded(mitm, nginx):
+def test_1gib_download_rss_bounded(mitm, nginx):
     digest = nginx.add_file("big.bin", BIG)
     workers = mitm.pids("tlsworker")
     base = {p: util.rss_kib(p) for p in workers}

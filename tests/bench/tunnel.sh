@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# `make bench` part two: the tunnel lanes the harness cannot drive through
-# an explicit proxy (wrk has no proxy support). One load tool, hey, against
+# `make bench` part two: the lanes the harness cannot drive through an
+# explicit proxy (wrk has no proxy support). One load tool, hey, against
 # the same loopback origin, CPU-pinned as in ../shared/bench:
-#   nginx            hey https://nginx-relay/PATH      (TLS relay, the ceiling)
-#   mitmd tunnel     hey -x http://mitmd https://origin/PATH   (CONNECT, splice)
-# for PATH in /1m (throughput) and /small with keep-alive off (connections
-# per second). Prints req/s and the ratio to nginx from this one run.
+#   nginx, sslsplit        hey https://relay/PATH            (reverse seats)
+#   mitmproxy, mitmd       hey -x http://proxy https://origin/PATH (CONNECT)
+# for PATH in /1m and /100k (keep-alive throughput) and /small with
+# keep-alive off (new connections, full TLS). mitmd runs with the policy of
+# MITMD_BENCH_POLICY (tunnel by default, or intercept). Prints req/s and
+# the ratio to nginx from this one run. TUNNEL_PROFILES picks profiles.
 # Uses the harness's own functions (lib.sh) for the origin, certificates,
 # pinning and cleanup by pid.
 set -euo pipefail
@@ -30,11 +32,13 @@ hey_rps() {
 	     END { print (e ? "0" : r + 0) }' "$1"
 }
 
+LANES=(1m 100k conn)
+read -r -a PROFILES <<<"${TUNNEL_PROFILES:-nginx sslsplit mitmproxy-connect custom-connect}"
 declare -A RPS
-for profile in nginx custom-connect; do
+for profile in "${PROFILES[@]}"; do
 	bench_start_proxy "$profile"
-	for lane in 1m conn; do
-		path=/1m; ka=()
+	for lane in "${LANES[@]}"; do
+		path=/$lane; ka=()
 		[ "$lane" = conn ] && { path=/small; ka=(-disable-keepalive); }
 		if [ "$PROXY_MODE" = connect ]; then
 			args=(-x "http://127.0.0.1:$PROXY_PORT" "https://127.0.0.1:$ORIGIN_PORT$path")
@@ -51,11 +55,22 @@ for profile in nginx custom-connect; do
 	bench_stop_proxy
 done
 
-printf '\n%-26s %12s %12s %8s\n' lane "nginx req/s" "mitmd req/s" vsNginx
-for lane in 1m conn; do
-	n=${RPS[nginx,$lane]} m=${RPS[custom-connect,$lane]}
-	awk -v l="$lane" -v n="$n" -v m="$m" 'BEGIN {
-		name = l == "1m" ? "tunnel 1 MiB keep-alive" : "new connection, full TLS"
-		printf "%-26s %12.1f %12.1f %8.2f\n", name, n, m, (n > 0 ? m / n : 0) }'
+label() {
+	case $1 in
+	1m) echo "1 MiB, keep-alive" ;;
+	100k) echo "100 KiB, keep-alive" ;;
+	*) echo "new connection, full TLS" ;;
+	esac
+}
+printf '\n%-26s' "lane (req/s, vs nginx)"
+for p in "${PROFILES[@]}"; do printf ' %18s' "$p"; done
+printf '\n'
+for lane in "${LANES[@]}"; do
+	printf '%-26s' "$(label "$lane")"
+	for p in "${PROFILES[@]}"; do
+		awk -v n="${RPS[nginx,$lane]:-0}" -v m="${RPS[$p,$lane]}" 'BEGIN {
+			printf " %10.1f (%4.2f)", m, (n > 0 ? m / n : 0) }'
+	done
+	printf '\n'
 done
-echo "(hey -c $CONNS, ${DUR}s after 2s warm-up; mitmd as an explicit proxy with a tunnel policy: the TLS handshake is the origin's; nginx terminates and re-originates TLS)"
+echo "(hey -c $CONNS, ${DUR}s after 2s warm-up; custom-connect = mitmd, policy ${MITMD_BENCH_POLICY:-tunnel})"

@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from pylib import mitmd as mitmd_mod  # noqa: E402
-from pylib import origins, util  # noqa: E402
+from pylib import origins, tls, util  # noqa: E402
 
 
 def pytest_configure(config):
@@ -142,3 +142,17 @@ def shared_mitmd(build):
         m.close()
     finally:
         m.cleanup()
+
+
+@pytest.fixture(scope="module")
+def ca_dir():
+    """A directory for a module's test CA and the certificates it signs."""
+    d = mitmd_mod.tempdir("mtca")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def test_ca(ca_dir):
+    """The CA that signs the test origins' certificates (tests/pylib/tls)."""
+    return tls.TestCA(ca_dir)

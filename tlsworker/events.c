@@ -39,6 +39,7 @@
 #include <openssl/evp.h>
 
 #include "common/ipc.h"
+#include "common/utf8.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/util.h"
@@ -173,35 +174,6 @@ ev_end_member(struct ev_enc *e, size_t mark)
 	return -1;
 }
 
-/* The length of the valid UTF-8 sequence at p (2 to 4), or 0. */
-static size_t
-ev_utf8_len(const unsigned char *p, size_t n)
-{
-	uint32_t cp;
-	size_t	 len, i;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	/* overlong forms, UTF-16 surrogates, past U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
 /* The escape of one ASCII byte that JSON or a line reader cannot take
  * raw; NULL for a byte copied as it is. */
 static const char *
@@ -278,7 +250,7 @@ ev_chars(struct ev_enc *e, const char *s, size_t n, int cut, size_t *budget)
 		if (p[i] < 0x80) {
 			esc = ev_escape(p[i], tmp);
 			k = 1;
-		} else if ((k = ev_utf8_len(p + i, n - i)) == 0) {
+		} else if ((k = utf8_seq_len(p + i, n - i)) == 0) {
 			esc = "\\ufffd";
 			k = 1;
 		} else

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "webui/webui.h"
 
 #define WEV_DEPTH_MAX	8
@@ -122,38 +123,6 @@ static int
 wev_peek(const struct wev_parser *jp)
 {
 	return jp->jp_i < jp->jp_n ? jp->jp_p[jp->jp_i] : -1;
-}
-
-/* The length of the valid UTF-8 sequence at p (1 to 4), or 0. */
-size_t
-wev_utf8_len(const unsigned char *p, size_t n)
-{
-	uint32_t cp;
-	size_t	 len, i;
-
-	if (n == 0)
-		return 0;
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
 }
 
 static int
@@ -300,7 +269,7 @@ wev_string(struct wev_parser *jp, struct wev_out *o)
 		}
 		if (p[jp->jp_i] < 0x20)
 			return wev_fail(jp, "control character in a string");
-		if ((k = wev_utf8_len(p + jp->jp_i, jp->jp_n - jp->jp_i)) == 0)
+		if ((k = utf8_seq_len(p + jp->jp_i, jp->jp_n - jp->jp_i)) == 0)
 			return wev_fail(jp, "invalid UTF-8");
 		wev_out(o, p + jp->jp_i, k);
 		jp->jp_i += k;

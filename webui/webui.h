@@ -190,7 +190,6 @@ int	webui_page_index(struct evbuffer *, const struct webui_ca *);
 /* evparse.c: pure. 0, or -1 with *why. */
 int	wev_parse(const char *, size_t, struct wev *, const char **why);
 const char *wev_type_name(int);
-size_t	wev_utf8_len(const unsigned char *, size_t);
 /* Strict base64 into out; the byte count or -1. */
 ssize_t	wev_b64_decode(const char *, size_t, uint8_t *out, size_t outsz);
 

@@ -9,7 +9,6 @@ handshake after LEAF_WAIT_SEC.
 """
 
 import os
-import shutil
 import signal
 import ssl
 import threading
@@ -17,22 +16,10 @@ import threading
 import pytest
 
 from pylib import tls, util
-from pylib.mitmd import Mitmd, tempdir
+from pylib.mitmd import Mitmd
 
 LEAF_WAIT_SEC = 5        # tlsworker/leaf.h
 RESPAWN_TIMEOUT = 30
-
-
-@pytest.fixture(scope="module")
-def ca_dir():
-    d = tempdir("mtc")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def test_ca(ca_dir):
-    return tls.TestCA(ca_dir)
 
 
 @pytest.fixture

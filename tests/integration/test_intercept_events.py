@@ -17,18 +17,6 @@ from pylib.mitmd import Mitmd, tempdir
 ORDER = ["connect_received", "connect_decision"]
 
 
-@pytest.fixture(scope="module")
-def ca_dir():
-    d = tempdir("mte")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def test_ca(ca_dir):
-    return tls.TestCA(ca_dir)
-
-
 @pytest.fixture
 def mitm(build, test_ca):
     base = tempdir()

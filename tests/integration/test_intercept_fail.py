@@ -14,7 +14,6 @@ origin's own certificate.
 
 import json
 import os
-import shutil
 import ssl
 
 import pytest
@@ -25,18 +24,6 @@ from pylib.mitmd import Mitmd, tempdir
 config_accepted = tls.config_accepted
 
 PT_AFTER = 2
-
-
-@pytest.fixture(scope="module")
-def ca_dir():
-    d = tempdir("mtf")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def test_ca(ca_dir):
-    return tls.TestCA(ca_dir)
 
 
 @pytest.fixture(scope="module")

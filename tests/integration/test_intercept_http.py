@@ -11,7 +11,6 @@ workers trust through `upstream ca-file`.
 
 import hashlib
 import os
-import shutil
 import socket
 import ssl
 import threading
@@ -20,7 +19,7 @@ import time
 import pytest
 
 from pylib import client, origins, tls
-from pylib.mitmd import Mitmd, tempdir
+from pylib.mitmd import Mitmd
 
 config_accepted = tls.config_accepted
 
@@ -28,18 +27,6 @@ N_KEEPALIVE = 100
 BODY = 200 * 1000          # bytes of the bodies of the framing tests
 SMALL = 1234
 BURST = 24
-
-
-@pytest.fixture(scope="module")
-def ca_dir():
-    d = tempdir("mti")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def test_ca(ca_dir):
-    return tls.TestCA(ca_dir)
 
 
 @pytest.fixture(scope="module")

@@ -6,32 +6,19 @@ through both TLS bufferevents); an upload the other way round.
 
 import hashlib
 import os
-import shutil
 import subprocess
 import threading
 
 import pytest
 
 from pylib import client, origins, tls, util
-from pylib.mitmd import Mitmd, sample_rss, tempdir
+from pylib.mitmd import Mitmd, sample_rss
 
 BIG = 1024 * 1024 * 1024          # the issue asks for 1 GiB
 UPLOAD = 64 * 1024 * 1024
 RSS_GROWTH_MAX_KIB = 32 * 1024   # what a worker may grow by for one flow
 BIG_RATE = "120M"                # curl reads slower than nginx writes
 TIMEOUT = 300
-
-
-@pytest.fixture(scope="module")
-def ca_dir():
-    d = tempdir("mtl")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def test_ca(ca_dir):
-    return tls.TestCA(ca_dir)
 
 
 @pytest.fixture(scope="module")

@@ -36,8 +36,8 @@
 typedef int ca_writer_fn(BIO *, void *);
 
 /* The most recent OpenSSL error, for a log line; clears the queue. */
-static const char *
-ca_sslerr(void)
+const char *
+certd_sslerr(void)
 {
 	static char	buf[CA_ERRBUF];
 	unsigned long	e;
@@ -199,7 +199,7 @@ ca_load(int dirfd, uint32_t keytype, struct certd_ca *ca)
 	BIO_free(b);
 	if (ca->ca_key == NULL) {
 		log_warnx("CA directory: %s: no unencrypted private key in "
-		    "PEM (%s)", CERTD_KEY_FILE, ca_sslerr());
+		    "PEM (%s)", CERTD_KEY_FILE, certd_sslerr());
 		goto done;
 	}
 	if ((b = BIO_new_mem_buf(cbuf, (int)clen)) == NULL)
@@ -208,7 +208,7 @@ ca_load(int dirfd, uint32_t keytype, struct certd_ca *ca)
 	BIO_free(b);
 	if (ca->ca_cert == NULL) {
 		log_warnx("CA directory: %s: no certificate in PEM (%s)",
-		    CERTD_CERT_FILE, ca_sslerr());
+		    CERTD_CERT_FILE, certd_sslerr());
 		goto done;
 	}
 	if (ca_check(ca) == -1 || ca_encode_pem(ca) == -1)
@@ -240,7 +240,7 @@ ca_keygen(uint32_t keytype)
 	else
 		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	if (k == NULL)
-		log_warnx("CA key generation: %s", ca_sslerr());
+		log_warnx("CA key generation: %s", certd_sslerr());
 	return (k);
 }
 
@@ -340,7 +340,7 @@ ca_selfsign(EVP_PKEY *key)
 		goto fail;
 	return (x);
 fail:
-	log_warnx("CA certificate: %s", ca_sslerr());
+	log_warnx("CA certificate: %s", certd_sslerr());
 	X509_free(x);
 	return (NULL);
 }

@@ -237,4 +237,8 @@ void	certd_status(struct certd *, struct ipc_status *);
 /* Every channel closed, the cache, issuer and CA freed. */
 void	certd_free(struct certd *);
 
+/* ca.c: the most recent OpenSSL error as text, for a log line; clears
+ * OpenSSL's error queue. */
+const char *certd_sslerr(void);
+
 #endif

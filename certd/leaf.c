@@ -29,24 +29,6 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define LEAF_ERRBUF	128
-
-/* The most recent OpenSSL error, for a reason or a log line; clears the
- * queue. */
-static const char *
-leaf_sslerr(void)
-{
-	static char	buf[LEAF_ERRBUF];
-	unsigned long	e;
-
-	e = ERR_peek_last_error();
-	if (e == 0)
-		return ("unknown OpenSSL error");
-	ERR_error_string_n(e, buf, sizeof(buf));
-	ERR_clear_error();
-	return (buf);
-}
-
 /* Seconds since the epoch of an ASN1_TIME, computed without the libc
  * time zone machinery. */
 static int
@@ -113,7 +95,7 @@ leaf_key_make(struct certd_leafkey *lf, uint32_t gen)
 	OPENSSL_free(spki);
 	return (0);
 fail:
-	log_warnx("leaf key: %s", leaf_sslerr());
+	log_warnx("leaf key: %s", certd_sslerr());
 	PKCS8_PRIV_KEY_INFO_free(p8);
 	OPENSSL_free(spki);
 	leaf_key_free(lf);
@@ -160,7 +142,7 @@ certd_issuer_init(struct certd_issuer *is, const struct certd_ca *ca)
 		goto fail;
 	}
 	if (RAND_bytes((unsigned char *)&gen, sizeof(gen)) != 1) {
-		log_warnx("leaf key generation: %s", leaf_sslerr());
+		log_warnx("leaf key generation: %s", certd_sslerr());
 		goto fail;
 	}
 	if (leaf_key_make(&is->is_leaf, gen != 0 ? gen : 1) == -1)
@@ -332,7 +314,7 @@ certd_leaf_issue(struct certd_issuer *is, const struct cert_req *rq,
 	    X509_sign(x, is->is_ca->ca_key, leaf_md(is->is_ca->ca_key)) <= 0 ||
 	    (n = i2d_X509(x, der)) <= 0) {
 		snprintf(why, whysz, "cannot make the certificate: %s",
-		    leaf_sslerr());
+		    certd_sslerr());
 		X509_free(x);
 		return (-1);
 	}

@@ -17,6 +17,8 @@ typedef void log_sink_fn(int prio, uint32_t flags, const char *msg);
 
 void	log_init(const char *procname, int verbose);
 void	log_set_sink(log_sink_fn *);
+/* A sink that drops every record: fuzz targets and quiet unit tests. */
+log_sink_fn log_discard;
 /* Children: send records to master on this channel. */
 void	log_set_ipc(struct ipc_chan *);
 /* Children before the channel exists: the bare fd to master. */

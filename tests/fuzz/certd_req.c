@@ -24,14 +24,6 @@
 
 static struct certd fz_cd;
 
-static void
-sink(int prio, uint32_t flags, const char *msg)
-{
-	(void)prio;
-	(void)flags;
-	(void)msg;
-}
-
 int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -44,7 +36,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	log_init("fuzz", 0);
-	log_set_sink(sink);
+	log_set_sink(log_discard);
 	certd_init(&fz_cd, NULL);
 	snprintf(dir, sizeof(dir), "/tmp/certd_req.XXXXXX");
 	if (mkdtemp(dir) == NULL ||

@@ -21,21 +21,13 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static FILE *devnull;
 
-static void
-fuzz_log_sink(int prio, uint32_t flags, const char *msg)
-{
-	(void)prio;
-	(void)flags;
-	(void)msg;
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
 	log_init("fuzz", 0);
-	log_set_sink(fuzz_log_sink);
+	log_set_sink(log_discard);
 	if ((devnull = fopen("/dev/null", "w")) == NULL)
 		abort();
 	return (0);

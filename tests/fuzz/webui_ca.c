@@ -17,14 +17,6 @@
 
 #define FUZZ_PATH_MAX 4096
 
-static void
-sink(int prio, uint32_t flags, const char *msg)
-{
-	(void)prio;
-	(void)flags;
-	(void)msg;
-}
-
 int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -34,7 +26,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	log_init("fuzz", 0);
-	log_set_sink(sink);
+	log_set_sink(log_discard);
 	return (0);
 }
 

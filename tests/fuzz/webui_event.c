@@ -14,14 +14,6 @@
 #include "common/log.h"
 #include "webui/webui.h"
 
-static void
-sink(int prio, uint32_t flags, const char *msg)
-{
-	(void)prio;
-	(void)flags;
-	(void)msg;
-}
-
 int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -31,7 +23,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	log_init("fuzz", 0);
-	log_set_sink(sink);
+	log_set_sink(log_discard);
 	return (0);
 }
 

@@ -266,8 +266,9 @@ conn_decide(struct conn *cn)
 	cn->cn_decided = 1;
 	if (cn->cn_nreq == 1)
 		ev_connect_decision(&cn->cn_ev,
-		    conf_action_str(cn->cn_pd.pd_action), cn->cn_pd.pd_index,
-		    cn->cn_pd.pd_line);
+		    conf_action_str(cn->cn_pd.pd_action),
+		    cn->cn_pd.pd_passthrough ? EV_RULE_PASSTHROUGH :
+		    cn->cn_pd.pd_index, cn->cn_pd.pd_line);
 	if (!same)
 		log_audit("conn=%llu client=%s target=%s action=%s rule=%s "
 		    "line=%u", (unsigned long long)cn->cn_meta.cm_id,

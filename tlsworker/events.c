@@ -464,9 +464,12 @@ ev_connect_decision(struct ev_flow *f, const char *action,
 		return;
 	e = ev_begin(f, "connect_decision");
 	ev_str(e, "action", action);
-	/* as in the audit lines: the rule's index, or "default" */
+	/* as in the audit lines: the rule's index, "default" or
+	 * "passthrough" */
 	if (rule_index == 0)
 		ev_str(e, "rule", "default");
+	else if (rule_index == EV_RULE_PASSTHROUGH)
+		ev_str(e, "rule", "passthrough");
 	else
 		ev_uint(e, "rule", rule_index);
 	ev_uint(e, "line", rule_line);

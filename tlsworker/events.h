@@ -57,6 +57,9 @@ void	ev_flow_free(struct ev_flow *);
 void	ev_set_target(struct ev_flow *, const char *host, uint16_t port);
 
 void	ev_connect_received(struct ev_flow *, const char *method);
+/* rule_index: the 1-based config rule, 0 for the default, or
+ * EV_RULE_PASSTHROUGH for a learned pinned-client passthrough. */
+#define EV_RULE_PASSTHROUGH UINT32_MAX
 void	ev_connect_decision(struct ev_flow *, const char *action,
 	    uint32_t rule_index, uint32_t rule_line);
 /* side: TLS_SIDE_CLIENT or TLS_SIDE_UPSTREAM (common/proto.h) */

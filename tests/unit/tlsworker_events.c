@@ -147,6 +147,10 @@ test_common(void)
 	CHECK(next_event() == 0 && ev.we_rule == 3 && has("\"line\":12") &&
 	    strcmp(ev.we_host, "example.com") == 0 && ev.we_port == 443,
 	    "rule index and line; target set");
+	ev_connect_decision(&f, "tunnel", EV_RULE_PASSTHROUGH, 0);
+	CHECK(next_event() == 0 && strcmp(ev.we_rule_str, "passthrough") == 0
+	    && strcmp(ev.we_action, "tunnel") == 0,
+	    "a learned passthrough names itself as the rule");
 	ev_tls_started(&f, TLS_SIDE_UPSTREAM, "example.com");
 	CHECK(next_event() == 0 && strcmp(ev.we_side, "upstream") == 0 &&
 	    has("\"sni\":\"example.com\""), "tls_handshake_started upstream");
@@ -165,7 +169,7 @@ test_common(void)
 	CHECK(next_event() == 0 && has("\"detail\":\"a\\u0001\\u007f\\tb"
 	    "\\\\\""), "control characters and DEL escaped");
 	ev_stream_closed(&f, "tls_failed", 517, 0);
-	CHECK(next_event() == 0 && ev.we_seq == 7 && ev.we_bytes_in == 517 &&
+	CHECK(next_event() == 0 && ev.we_seq == 8 && ev.we_bytes_in == 517 &&
 	    ev.we_bytes_out == 0 && strcmp(ev.we_reason, "tls_failed") == 0,
 	    "stream_closed, seq 7: no gaps");
 	ev_flow_free(&f);

@@ -273,6 +273,8 @@ certd_status(struct certd *cd, struct ipc_status *st)
 
 	memset(st, 0, sizeof(*st));
 	st->st_total = cd->cd_issuer.is_issued;
+	st->st_cache_hits = cc->cc_hits;
+	st->st_cache_misses = cc->cc_misses;
 	/* Logged when something moved, not every status period. */
 	if (cd->cd_logged_total != cc->cc_hits + cc->cc_misses +
 	    cd->cd_refused) {

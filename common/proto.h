@@ -21,7 +21,7 @@
 #include "common/addr.h"
 #include "common/conf.h"
 
-#define IPC_VERSION	6
+#define IPC_VERSION	7
 #define IPC_CHILD_FD	3	   /* a child's channel to master */
 #define IPC_MAX_PAYLOAD 65536	   /* bytes after the header */
 #define IPC_LOG_MAX	2048	   /* bytes of one log line */
@@ -157,6 +157,8 @@ struct ipc_status {
 	uint64_t st_total;
 	uint64_t st_bytes_in;  /* from clients */
 	uint64_t st_bytes_out; /* to clients */
+	uint64_t st_cache_hits;	  /* leaf certificates: certd, tlsworker */
+	uint64_t st_cache_misses;
 };
 
 /* Process states reported to mitmctl. */
@@ -178,6 +180,8 @@ struct ctl_proc {
 	uint32_t cp_open;
 	uint64_t cp_start_usec; /* wall clock */
 	uint64_t cp_total;
+	uint64_t cp_cache_hits;	/* leaf certificate cache, where it has one */
+	uint64_t cp_cache_misses;
 };
 
 /* IMSG_CTL_RESULT: followed by a message text. */

@@ -48,6 +48,8 @@ control_status(struct ipc_chan *c, uint32_t reqid)
 		cp.cp_state = p->p_state;
 		cp.cp_open = p->p_status.st_open;
 		cp.cp_total = p->p_status.st_total;
+		cp.cp_cache_hits = p->p_status.st_cache_hits;
+		cp.cp_cache_misses = p->p_status.st_cache_misses;
 		cp.cp_start_usec = p->p_start_wall;
 		ipc_send_ctl_proc(c, reqid, -1, &cp);
 	}

@@ -124,6 +124,7 @@ sandbox_str(const struct ctl_proc *p)
 static void
 print_proc(const struct ctl_proc *p, int json, int first)
 {
+	char	 cache[48];
 	uint64_t now = util_wall_usec();
 	uint64_t up = p->cp_pid && now > p->cp_start_usec ?
 	    (now - p->cp_start_usec) / MITMCTL_USEC : 0;
@@ -132,17 +133,28 @@ print_proc(const struct ctl_proc *p, int json, int first)
 		printf("%s\n  {\"role\": \"%s\", \"index\": %u, \"pid\": %u, "
 		    "\"uid\": %u, \"sandbox\": \"%s\", \"state\": \"%s\", "
 		    "\"uptime_s\": %llu, \"open\": %u, \"total\": %llu, "
-		    "\"restarts\": %u}", first ? "" : ",",
+		    "\"restarts\": %u, \"cache_hits\": %llu, "
+		    "\"cache_misses\": %llu}", first ? "" : ",",
 		    role_name(p->cp_role), p->cp_index, p->cp_pid, p->cp_uid,
 		    sandbox_str(p), state_str(p->cp_state),
 		    (unsigned long long)up, p->cp_open,
-		    (unsigned long long)p->cp_total, p->cp_restarts);
+		    (unsigned long long)p->cp_total, p->cp_restarts,
+		    (unsigned long long)p->cp_cache_hits,
+		    (unsigned long long)p->cp_cache_misses);
 		return;
 	}
-	printf("%-10s %3u %7u %6u %-13s %-10s %7llus %6u %8llu %4u\n",
+	/* Leaf-certificate cache hits/misses where a role has a cache. */
+	if (p->cp_role == ROLE_CERTD || p->cp_role == ROLE_TLSWORKER)
+		snprintf(cache, sizeof(cache), "%llu/%llu",
+		    (unsigned long long)p->cp_cache_hits,
+		    (unsigned long long)p->cp_cache_misses);
+	else
+		snprintf(cache, sizeof(cache), "-");
+	printf("%-10s %3u %7u %6u %-13s %-10s %7llus %6u %8llu %4u %13s\n",
 	    role_name(p->cp_role), p->cp_index, p->cp_pid, p->cp_uid,
 	    sandbox_str(p), state_str(p->cp_state), (unsigned long long)up,
-	    p->cp_open, (unsigned long long)p->cp_total, p->cp_restarts);
+	    p->cp_open, (unsigned long long)p->cp_total, p->cp_restarts,
+	    cache);
 }
 
 /* One host's TLS failures of the last hour; first says whether it is the
@@ -196,9 +208,9 @@ cmd_status(int fd, int json)
 	if (json)
 		printf("{\"processes\": [");
 	else
-		printf("%-10s %3s %7s %6s %-13s %-10s %8s %6s %8s %4s\n",
+		printf("%-10s %3s %7s %6s %-13s %-10s %8s %6s %8s %4s %13s\n",
 		    "ROLE", "IDX", "PID", "UID", "SANDBOX", "STATE", "UPTIME",
-		    "OPEN", "TOTAL", "RST");
+		    "OPEN", "TOTAL", "RST", "CACHE");
 	for (;;) {
 		ctl_recv(fd, &m);
 		if (m.im_hdr.ih_type == IMSG_CTL_END)

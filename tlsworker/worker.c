@@ -157,8 +157,12 @@ void
 worker_status(struct ipc_chan *c)
 {
 	struct ipc_status st;
+	struct leaf_stats ls;
 
 	memset(&st, 0, sizeof(st));
+	leaf_stats(&ls);
+	st.st_cache_hits = ls.ls_hits;
+	st.st_cache_misses = ls.ls_misses;
 	st.st_open = tw_env.tw_open;
 	st.st_state = tw_env.tw_draining ? 1 : 0;
 	st.st_total = tw_env.tw_total;

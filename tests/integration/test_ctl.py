@@ -17,7 +17,7 @@ SLOW_SIZE = 2 * 1024 * 1024
 SLOW_MS = 40          # about 1.3 s for the in-flight transfer
 DRAIN = 20            # long enough for the transfer, short for a hang
 STATUS_COLS = ["ROLE", "IDX", "PID", "UID", "SANDBOX", "STATE", "UPTIME",
-               "OPEN", "TOTAL", "RST"]
+               "OPEN", "TOTAL", "RST", "CACHE"]
 
 
 def _uid(pid):
@@ -50,8 +50,16 @@ def test_status_text(shared_mitmd):
     assert lines[0].split() == STATUS_COLS, lines[0]
     procs = []
     for line in lines[1:]:
+        if not line.strip():
+            break           # the TLS failure table may follow
         f = line.split()
         procs.append((f[0], int(f[2]), int(f[3]), f[4], f[5]))
+        # hits/misses of the leaf cache where the role has one
+        if f[0] in ("certd", "tlsworker"):
+            hits, misses = f[10].split("/")
+            assert int(hits) >= 0 and int(misses) >= 0, line
+        else:
+            assert f[10] == "-", line
     _check_procs(m, procs)
 
 
@@ -64,6 +72,7 @@ def test_status_json(shared_mitmd, args):
     _check_procs(m, procs)
     for p in d["processes"]:
         assert p["uptime_s"] >= 0 and p["restarts"] == 0
+        assert p["cache_hits"] >= 0 and p["cache_misses"] >= 0
 
 
 def test_status_counts_connections(shared_mitmd, shared_https_origin):

@@ -107,3 +107,24 @@ def test_certd_silent_times_out(mitm, two_origins):
     finally:
         os.kill(certd, signal.SIGCONT)
     assert ok(get(mitm, b))
+
+
+def _cache(m, role):
+    """(hits, misses) of a role's leaf cache, summed, from mitmctl."""
+    procs = [p for p in m.status()["processes"] if p["role"] == role]
+    return (sum(p["cache_hits"] for p in procs),
+            sum(p["cache_misses"] for p in procs))
+
+
+def test_cache_counters_in_status(mitm, two_origins):
+    """The first request for a host misses the worker's cache and certd's;
+    the second hits the worker's; mitmctl status shows both."""
+    a, _ = two_origins
+    assert ok(get(mitm, a))
+    util.wait_until(lambda: _cache(mitm, "tlsworker")[1] >= 1 and
+                    _cache(mitm, "certd")[1] >= 1, 10,
+                    "a first leaf counted as misses")
+    hits, misses = _cache(mitm, "tlsworker")
+    assert ok(get(mitm, a))
+    util.wait_until(lambda: _cache(mitm, "tlsworker") == (hits + 1, misses),
+                    10, "the second request hits the worker's cache")

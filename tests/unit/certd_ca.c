@@ -19,20 +19,11 @@
 
 #include "certd/certd.h"
 #include "common/conf.h"
+#include "tests/unit/unit.h"
 
 #define T_PATH_MAX 512
 #define T_BUF_MAX  65536
 
-static int t_n, t_fail;
-
-static void
-ok(int cond, const char *name)
-{
-	t_n++;
-	if (!cond)
-		t_fail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", t_n, name);
-}
 
 static int
 newdir(char *path, size_t sz)
@@ -312,6 +303,5 @@ main(void)
 	rmdir_all(ecpath);
 	rmdir_all(rsapath);
 	rmdir_all(path);
-	printf("# passed %d failed %d\n", t_n - t_fail, t_fail);
-	return (t_fail != 0);
+	return (unit_done());
 }

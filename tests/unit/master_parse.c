@@ -16,20 +16,11 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "master/conf.h"
+#include "tests/unit/unit.h"
 
 #define LOGBUF_MAX 8192
 
-static int  t_num, t_failed;
 static char logbuf[LOGBUF_MAX]; /* every record since log_reset, one a line */
-
-static void
-ok(int cond, const char *name)
-{
-	t_num++;
-	if (!cond)
-		t_failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", t_num, name);
-}
 
 static void
 log_capture(int prio, uint32_t flags, const char *msg)
@@ -785,6 +776,5 @@ main(void)
 	test_hostpat();
 	test_addr();
 
-	printf("# passed %d failed %d\n", t_num - t_failed, t_failed);
-	return (t_failed != 0);
+	return (unit_done());
 }

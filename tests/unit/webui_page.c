@@ -13,19 +13,10 @@
 #include <openssl/x509.h>
 
 #include "webui/webui.h"
+#include "tests/unit/unit.h"
 
 #define T_PEM_MAX 16384
 
-static int t_n, t_fail;
-
-static void
-ok(int cond, const char *name)
-{
-	t_n++;
-	if (!cond)
-		t_fail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", t_n, name);
-}
 
 /* A throwaway self-signed certificate with the given CN, as PEM; the key
  * is appended when with_key is set. */
@@ -152,6 +143,5 @@ main(void)
 	ok(wc.wc_pem == NULL && wc.wc_der == NULL, "cleared");
 	X509_free(x);
 	X509_free(x2);
-	printf("# passed %d failed %d\n", t_n - t_fail, t_fail);
-	return (t_fail != 0);
+	return (unit_done());
 }

@@ -13,7 +13,7 @@ PKGS=(
 	# run: useradd for the system users
 	passwd openssl ca-certificates
 	# tests: real clients and origins, lint tools
-	curl python3 python3-pytest nginx mandoc systemd
+	curl python3 python3-pytest python3-cryptography nginx mandoc systemd
 	iproute2 procps strace util-linux
 )
 

@@ -23,7 +23,7 @@ import pytest
 
 from pylib import client, util
 from pylib import events as E
-from pylib.mitmd import Mitmd, tempdir
+from pylib.mitmd import tempdir
 
 SUB_HWM = 4 * 1024 * 1024      # webui drops a subscriber past this
 

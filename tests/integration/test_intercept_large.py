@@ -6,13 +6,11 @@ through both TLS bufferevents); an upload the other way round.
 
 import hashlib
 import os
-import subprocess
-import threading
 
 import pytest
 
-from pylib import client, origins, tls, util
-from pylib.mitmd import Mitmd, sample_rss
+from pylib import client, origins, tls
+from pylib.mitmd import Mitmd, download_sampling_rss
 
 BIG = 1024 * 1024 * 1024          # the issue asks for 1 GiB
 UPLOAD = 64 * 1024 * 1024
@@ -49,43 +47,18 @@ def mitm(build, test_ca):
 def test_1gib_download_rss_bounded(mitm, nginx):
     digest = nginx.add_file("big.bin", BIG)
     workers = mitm.pids("tlsworker")
-    base = {p: util.rss_kib(p) for p in workers}
-    peak = {}
-    stop = threading.Event()
-    sampler = threading.Thread(target=sample_rss, args=(workers, stop, peak),
-                               daemon=True)
-    sampler.start()
-    env = {k: v for k, v in os.environ.items()
-           if not k.lower().endswith("_proxy")}
     cmd = ["curl", "-sS", "--max-time", str(TIMEOUT), "--limit-rate",
            BIG_RATE, "-x", f"http://127.0.0.1:{mitm.proxy_port}",
            "--cacert", tls.mitmd_ca(mitm),
            f"https://localhost:{nginx.port}/big.bin"]
-    h = hashlib.sha256()
-    n = 0
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
-    try:
-        while True:
-            chunk = proc.stdout.read(1 << 20)
-            if not chunk:
-                break
-            h.update(chunk)
-            n += len(chunk)
-        rc = proc.wait(TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        stop.set()
-        sampler.join(5)
-    assert rc == 0, proc.stderr.read().decode()
-    assert n == BIG
-    assert h.hexdigest() == digest
-    growth = {p: peak.get(p, 0) - base.get(p, 0) for p in workers}
-    print(f"worker VmRSS KiB: base {base} peak {peak}")
+    d = download_sampling_rss(cmd, workers, TIMEOUT)
+    assert d.rc == 0, d.stderr
+    assert d.nbytes == BIG
+    assert d.sha256 == digest
+    growth = d.growth()
+    print(f"worker VmRSS KiB: base {d.base} peak {d.peak}")
     assert max(growth.values()) < RSS_GROWTH_MAX_KIB, \
-        f"worker VmRSS grew by {growth} KiB (base {base}, peak {peak})"
+        f"worker VmRSS grew by {growth} KiB (base {d.base}, peak {d.peak})"
     a = mitm.wait_audit(closed=True, target=f"localhost:{nginx.port}",
                         action="intercept")
     assert int(a["bytes_out"]) > BIG, a["_line"]

@@ -3,15 +3,12 @@ rule (intercept, relayed as a tunnel in this issue), and a 100 MiB transfer
 that keeps the worker's memory bounded."""
 
 import hashlib
-import os
 import ssl
-import subprocess
-import threading
 
 import pytest
 
-from pylib import client, origins, util
-from pylib.mitmd import sample_rss
+from pylib import client, origins
+from pylib.mitmd import download_sampling_rss
 
 SIZES = [0, 1, 16383, 65537, 3 * 1024 * 1024 + 7]
 BIG = 100 * 1024 * 1024
@@ -77,43 +74,18 @@ def test_100mib_through_nginx_rss_bounded(mitmd_factory, nginx_origin):
     digest = nginx_origin.add_file("big.bin", BIG)
     workers = m.pids("tlsworker")
     assert len(workers) == m.workers
-    base = {p: util.rss_kib(p) for p in workers}
-    peak = {}
-    stop = threading.Event()
-    sampler = threading.Thread(target=sample_rss, args=(workers, stop, peak),
-                               daemon=True)
-    sampler.start()
-    env = {k: v for k, v in os.environ.items()
-           if not k.lower().endswith("_proxy")}
     cmd = ["curl", "-sS", "--max-time", "120", "--limit-rate", BIG_RATE,
            "-x", f"http://127.0.0.1:{m.proxy_port}",
            "--cacert", nginx_origin.certfile,
            f"https://127.0.0.1:{nginx_origin.port}/big.bin"]
-    h = hashlib.sha256()
-    n = 0
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
-    try:
-        while True:
-            chunk = proc.stdout.read(1 << 20)
-            if not chunk:
-                break
-            h.update(chunk)
-            n += len(chunk)
-        rc = proc.wait(120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        stop.set()
-        sampler.join(5)
-    assert rc == 0, proc.stderr.read().decode()
-    assert n == BIG
-    assert h.hexdigest() == digest
-    growth = {p: peak.get(p, 0) - base.get(p, 0) for p in workers}
-    print(f"worker VmRSS KiB: base {base} peak {peak}")
+    d = download_sampling_rss(cmd, workers, 120)
+    assert d.rc == 0, d.stderr
+    assert d.nbytes == BIG
+    assert d.sha256 == digest
+    growth = d.growth()
+    print(f"worker VmRSS KiB: base {d.base} peak {d.peak}")
     assert max(growth.values()) < RSS_GROWTH_MAX_KIB, \
-        f"worker VmRSS grew by {growth} KiB (base {base}, peak {peak})"
+        f"worker VmRSS grew by {growth} KiB (base {d.base}, peak {d.peak})"
     # The flow went through the proxy, and its close line counts it.
     a = m.wait_audit(closed=True, target=f"127.0.0.1:{nginx_origin.port}")
     assert int(a["bytes_out"]) > BIG, a["_line"]

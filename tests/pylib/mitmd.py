@@ -8,6 +8,7 @@ and on close stops the master by pid (SIGTERM, then SIGKILL after a
 timeout) and checks that no process it started is left.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 from . import util
@@ -364,6 +366,68 @@ def sample_rss(pids, stop_event, out, interval=0.02):
             except (OSError, ValueError):
                 pass
         stop_event.wait(interval)
+
+
+def config_accepted(build, lines):
+    """Does `mitmd -n` take these config lines? (ok, stderr)."""
+    m = Mitmd(extra=lines, start=False)
+    try:
+        p = subprocess.run([os.path.join(build, "mitmd"), "-n", "-f",
+                            m.conf], capture_output=True, text=True,
+                           timeout=30)
+        return p.returncode == 0, p.stderr
+    finally:
+        m.close(check=False)
+        m.cleanup()
+
+
+class Download:
+    """What download_sampling_rss saw: curl's exit code and stderr, the
+    bytes and their SHA-256, and each pid's VmRSS (KiB) before and at its
+    peak during the transfer."""
+
+    def __init__(self, rc, stderr, nbytes, sha256, base, peak):
+        self.rc, self.stderr = rc, stderr
+        self.nbytes, self.sha256 = nbytes, sha256
+        self.base, self.peak = base, peak
+
+    def growth(self):
+        return {p: self.peak.get(p, 0) - self.base.get(p, 0)
+                for p in self.base}
+
+
+def download_sampling_rss(cmd, pids, timeout):
+    """Run cmd (curl writing a body to stdout, proxy variables dropped
+    from its environment), hash the body as it streams, and sample the
+    VmRSS of pids meanwhile. The child is killed if it outlives timeout."""
+    base = {p: util.rss_kib(p) for p in pids}
+    peak = {}
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_rss, args=(pids, stop, peak),
+                               daemon=True)
+    sampler.start()
+    env = {k: v for k, v in os.environ.items()
+           if not k.lower().endswith("_proxy")}
+    h = hashlib.sha256()
+    n = 0
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        while True:
+            chunk = proc.stdout.read(1 << 20)
+            if not chunk:
+                break
+            h.update(chunk)
+            n += len(chunk)
+        rc = proc.wait(timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        stop.set()
+        sampler.join(5)
+    return Download(rc, proc.stderr.read().decode(), n, h.hexdigest(),
+                    base, peak)
 
 
 def monotonic_ms():

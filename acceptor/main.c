@@ -57,7 +57,8 @@ acceptor_conf(struct ipc_msg *m, void *arg)
 	case IMSG_CONF_LISTENER:
 		if (ipc_get_conf_listener(m, &cl) == -1)
 			fatalx("bad IMSG_CONF_LISTENER");
-		if (cl.cl_kind != LISTENER_PROXY || m->im_fd == -1 ||
+		if ((cl.cl_kind != LISTENER_PROXY &&
+		    cl.cl_kind != LISTENER_REVERSE) || m->im_fd == -1 ||
 		    acc->ac_next_nl >= CONF_MAX_LISTENERS) {
 			log_warnx("listener %u (kind %u) not for the "
 			    "acceptor, ignored", cl.cl_id, cl.cl_kind);

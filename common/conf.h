@@ -69,6 +69,7 @@ struct conf_sink {
 enum conf_listener_kind {
 	LISTENER_PROXY = 1, /* explicit proxy: CONNECT and absolute-form */
 	LISTENER_WEBUI,	    /* the public page */
+	LISTENER_REVERSE,   /* TLS from clients, relayed to one upstream */
 };
 
 /* IMSG_CONF_GLOBAL: settings every child may need. */
@@ -112,11 +113,16 @@ struct conf_allow {
 	uint32_t    ca_line;
 };
 
-/* IMSG_CONF_LISTENER: carries the listening socket as its fd. */
+/* IMSG_CONF_LISTENER: carries the listening socket as its fd; to the
+ * workers, a reverse listener without one (what it relays to). */
 struct conf_listener {
 	uint32_t    cl_id;   /* index in the config, stable across reloads */
 	uint32_t    cl_kind; /* enum conf_listener_kind */
 	struct addr cl_addr;
+	uint32_t    cl_line; /* config line, for audit lines */
+	uint32_t    cl_rport; /* reverse: the upstream's port */
+	char	    cl_rhost[HOSTPAT_MAXLEN + 1]; /* reverse: its name or
+						   * IP literal, no brackets */
 };
 
 const char *conf_action_str(uint32_t);

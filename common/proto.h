@@ -21,7 +21,7 @@
 #include "common/addr.h"
 #include "common/conf.h"
 
-#define IPC_VERSION	7
+#define IPC_VERSION	8
 #define IPC_CHILD_FD	3	   /* a child's channel to master */
 #define IPC_MAX_PAYLOAD 65536	   /* bytes after the header */
 #define IPC_LOG_MAX	2048	   /* bytes of one log line */
@@ -51,7 +51,8 @@ enum imsg_type {
 	IMSG_CONF_GLOBAL,     /* master -> child: conf_global */
 	IMSG_CONF_RULE,	      /* master -> acceptor, tlsworker: conf_rule */
 	IMSG_CONF_ALLOW,      /* master -> acceptor: conf_allow */
-	IMSG_CONF_LISTENER,   /* master -> acceptor, webui: conf_listener + fd */
+	IMSG_CONF_LISTENER,   /* master -> acceptor, webui: conf_listener + fd;
+			       * -> tlsworker: a reverse one, no fd */
 	IMSG_CONF_END,	      /* master -> child: apply the set received */
 	IMSG_LOG,	      /* child -> master: ipc_log + text */
 	IMSG_PEER,	      /* master -> child: ipc_peer + socketpair end */

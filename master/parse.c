@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -32,6 +33,7 @@
 #define CONF_SHOW_BUF	 (CONF_SHOW_MAX + 8) /* with quotes, "..." and NUL */
 #define CONF_NUM_DIGITS	 10	       /* enough for any uint32_t */
 #define CONF_PORT_MAX	 65535
+#define CONF_HTTPS_PORT	 443
 #define CONF_TMO_MAX	 86400	       /* a day, for any timeout */
 #define CONF_HEAD_MIN	 1024	       /* a request line and a Host */
 #define CONF_HEAD_MAX	 (1024 * 1024)
@@ -694,7 +696,93 @@ check_listener(struct parser *p, const struct addr *a)
 	return (0);
 }
 
-/* "on ADDR port N", the rest of both listener statements. */
+/*
+ * "https://HOST[:PORT][/]", the upstream of a reverse listener: a name or
+ * an IP literal (IPv6 in brackets), the port 443 unless given.
+ */
+static int
+take_reverse_url(struct parser *p, struct conf_listener *l)
+{
+	char	       url[CONF_TOKEN_MAX + 1], show[CONF_SHOW_BUF];
+	char	      *host, *port = NULL, *end;
+	const char    *errstr;
+	struct hostpat hp;
+	size_t	       len;
+	uint64_t       v = 0;
+
+	if (p->p_tok.tk_type != TOK_WORD)
+		return (parse_expected(p, "an https:// URL", "to"));
+	tok_show(&p->p_tok, show, sizeof(show));
+	util_strlcpy(url, p->p_tok.tk_text, sizeof(url));
+	if (strncasecmp(url, "https://", 8) != 0) {
+		parse_error(p, p->p_tok.tk_line, "reverse upstream %s: only "
+		    "https:// URLs are supported", show);
+		return (-1);
+	}
+	host = url + 8;
+	len = strlen(host);
+	if (len > 0 && host[len - 1] == '/')
+		host[--len] = '\0';
+	if (strchr(host, '/') != NULL || strchr(host, '@') != NULL ||
+	    strchr(host, '?') != NULL || strchr(host, '#') != NULL) {
+		parse_error(p, p->p_tok.tk_line, "reverse upstream %s: a URL "
+		    "with a path, query or user is not supported", show);
+		return (-1);
+	}
+	if (host[0] == '[') {
+		if ((end = strchr(host, ']')) == NULL) {
+			parse_error(p, p->p_tok.tk_line, "reverse upstream "
+			    "%s: missing ']'", show);
+			return (-1);
+		}
+		*end++ = '\0';
+		host++;
+		if (*end == ':')
+			port = end + 1;
+		else if (*end != '\0') {
+			parse_error(p, p->p_tok.tk_line, "reverse upstream "
+			    "%s: expected ':' after ']'", show);
+			return (-1);
+		}
+		if (strchr(host, ':') == NULL) {
+			parse_error(p, p->p_tok.tk_line, "reverse upstream "
+			    "%s: brackets are for IPv6 addresses", show);
+			return (-1);
+		}
+	} else if ((end = strchr(host, ':')) != NULL) {
+		*end = '\0';
+		port = end + 1;
+	}
+	if (port != NULL) {
+		len = strlen(port);
+		if (len == 0 || len > 5 || strspn(port, "0123456789") != len ||
+		    (v = strtoull(port, NULL, 10)) < 1 || v > CONF_PORT_MAX) {
+			parse_error(p, p->p_tok.tk_line, "reverse upstream "
+			    "%s: invalid port", show);
+			return (-1);
+		}
+	}
+	if (*host == '\0') {
+		parse_error(p, p->p_tok.tk_line, "reverse upstream %s: no "
+		    "host", show);
+		return (-1);
+	}
+	if (hostpat_parse(host, &hp, &errstr) == -1 ||
+	    hp.hp_kind != HOSTPAT_EXACT) {
+		parse_error(p, p->p_tok.tk_line, "reverse upstream %s: %s",
+		    show, hp.hp_kind != HOSTPAT_EXACT && errstr == NULL ?
+		    "expected a host name or an IP address, not a pattern" :
+		    errstr);
+		return (-1);
+	}
+	util_strlcpy(l->cl_rhost, hp.hp_name, sizeof(l->cl_rhost));
+	l->cl_rport = port != NULL ? (uint32_t)v : CONF_HTTPS_PORT;
+	lex_next(p);
+	return (0);
+}
+
+/* "on ADDR port N", the rest of both listener statements; a proxy
+ * listener may go on with "reverse to URL". */
 static int
 parse_listener(struct parser *p, uint32_t kind, const char *after)
 {
@@ -720,9 +808,19 @@ parse_listener(struct parser *p, uint32_t kind, const char *after)
 	if (check_listener(p, &a) == -1)
 		return (-1);
 	l = &c->mc_listeners[c->mc_nlisteners];
+	memset(l, 0, sizeof(*l));
+	if (kind == LISTENER_PROXY && tok_is(p, "reverse")) {
+		if (next_keyword(p, "to", "reverse") == -1)
+			return (-1);
+		lex_next(p);
+		if (take_reverse_url(p, l) == -1)
+			return (-1);
+		kind = LISTENER_REVERSE;
+	}
 	l->cl_id = (uint32_t)c->mc_nlisteners;
 	l->cl_kind = kind;
 	l->cl_addr = a;
+	l->cl_line = (uint32_t)p->p_stmt_line;
 	c->mc_listener_line[c->mc_nlisteners++] = (uint32_t)p->p_stmt_line;
 	return (0);
 }
@@ -1281,7 +1379,8 @@ parse_finish(struct parser *p)
 		last--;
 	last = MAX(last, 1);
 	for (i = 0; i < c->mc_nlisteners; i++)
-		if (c->mc_listeners[i].cl_kind == LISTENER_PROXY)
+		if (c->mc_listeners[i].cl_kind == LISTENER_PROXY ||
+		    c->mc_listeners[i].cl_kind == LISTENER_REVERSE)
 			break;
 	if (i == c->mc_nlisteners)
 		parse_error(p, last, "no 'listen on' statement: mitmd needs at "

@@ -84,10 +84,16 @@ print_listeners(FILE *f, const struct mitmd_conf *c)
 
 	for (i = 0; i < c->mc_nlisteners; i++) {
 		l = &c->mc_listeners[i];
-		fprintf(f, "%slisten on %s port %u\n",
+		fprintf(f, "%slisten on %s port %u",
 		    l->cl_kind == LISTENER_WEBUI ? "webui " : "",
 		    addr_str(&l->cl_addr, 0, as, sizeof(as)),
 		    (unsigned)l->cl_addr.a_port);
+		if (l->cl_kind == LISTENER_REVERSE)
+			fprintf(f, strchr(l->cl_rhost, ':') != NULL ?
+			    " reverse to https://[%s]:%u" :
+			    " reverse to https://%s:%u", l->cl_rhost,
+			    (unsigned)l->cl_rport);
+		putc('\n', f);
 	}
 }
 

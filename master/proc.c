@@ -173,8 +173,9 @@ proc_send_conf(struct proc *p, int with_listeners)
 	for (i = 0; with_listeners && i < c->mc_nlisteners; i++) {
 		const struct conf_listener *l = &c->mc_listeners[i];
 
-		if (!((p->p_role == ROLE_ACCEPTOR && l->cl_kind ==
-		    LISTENER_PROXY) || (p->p_role == ROLE_WEBUI &&
+		if (!((p->p_role == ROLE_ACCEPTOR && (l->cl_kind ==
+		    LISTENER_PROXY || l->cl_kind == LISTENER_REVERSE)) ||
+		    (p->p_role == ROLE_WEBUI &&
 		    l->cl_kind == LISTENER_WEBUI)))
 			continue;
 		/* The child gets a copy; master keeps its own for respawns. */
@@ -182,6 +183,12 @@ proc_send_conf(struct proc *p, int with_listeners)
 			fatal("dup listener");
 		ipc_send_conf_listener(p->p_chan, 0, fd, l);
 	}
+	/* A worker learns where each reverse listener relays to (every
+	 * set: listeners change only with a restart, workers respawn). */
+	for (i = 0; p->p_role == ROLE_TLSWORKER && i < c->mc_nlisteners; i++)
+		if (c->mc_listeners[i].cl_kind == LISTENER_REVERSE)
+			ipc_send_conf_listener(p->p_chan, 0, -1,
+			    &c->mc_listeners[i]);
 	ipc_send_conf_end(p->p_chan, 0);
 }
 

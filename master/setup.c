@@ -269,6 +269,7 @@ void
 setup_listeners(void)
 {
 	struct mitmd_conf *c = master->m_conf;
+	const struct conf_listener *l;
 	char	buf[ADDR_STRLEN];
 	size_t	i;
 
@@ -276,10 +277,15 @@ setup_listeners(void)
 		master->m_listen_fd[i] = -1;
 	for (i = 0; i < c->mc_nlisteners; i++) {
 		master->m_listen_fd[i] = setup_listen(&c->mc_listeners[i].cl_addr);
-		log_info("listening on %s (%s)",
-		    addr_str(&c->mc_listeners[i].cl_addr, 1, buf, sizeof(buf)),
-		    c->mc_listeners[i].cl_kind == LISTENER_WEBUI ? "webui" :
-		    "proxy");
+		l = &c->mc_listeners[i];
+		if (l->cl_kind == LISTENER_REVERSE)
+			log_info("listening on %s (reverse to %s port %u)",
+			    addr_str(&l->cl_addr, 1, buf, sizeof(buf)),
+			    l->cl_rhost, (unsigned)l->cl_rport);
+		else
+			log_info("listening on %s (%s)",
+			    addr_str(&l->cl_addr, 1, buf, sizeof(buf)),
+			    l->cl_kind == LISTENER_WEBUI ? "webui" : "proxy");
 	}
 }
 

@@ -131,7 +131,11 @@ conn_handoff(const struct conn_meta *cm, int fd)
 		    (unsigned long long)cm->cm_id, strerror(errno));
 	log_debug("conn=%llu from %s", (unsigned long long)cm->cm_id,
 	    cn->cn_client);
-	conn_head_begin(cn);
+	if (cm->cm_listener < CONF_MAX_LISTENERS &&
+	    tw_env.tw_reverse[cm->cm_listener].cl_kind == LISTENER_REVERSE)
+		tunnel_reverse(cn, &tw_env.tw_reverse[cm->cm_listener]);
+	else
+		conn_head_begin(cn);
 }
 
 void
@@ -221,7 +225,8 @@ conn_head_done(struct conn *cn)
 		if (cn->cn_fail_page != NULL) {
 			ev_request_headers(&cn->cn_ev, h);
 			conn_why(cn, "tls_failed");
-			conn_respond_body(cn, 502, "text/html; charset=utf-8",
+			conn_respond_body(cn, cn->cn_fail_status,
+			    "text/html; charset=utf-8",
 			    cn->cn_fail_page, strlen(cn->cn_fail_page));
 		} else
 			fwd_request(cn);
@@ -229,7 +234,8 @@ conn_head_done(struct conn *cn)
 	}
 	if (!cn->cn_ev_on) {
 		ev_set_target(&cn->cn_ev, h->hh_host, h->hh_port);
-		ev_connect_received(&cn->cn_ev, http1_str(h, h->hh_method));
+		ev_connect_received(&cn->cn_ev, http1_str(h, h->hh_method),
+		    "explicit");
 		cn->cn_ev_on = 1;
 	}
 	if (h->hh_method_id == HTTP1_M_CONNECT)
@@ -268,6 +274,7 @@ conn_decide(struct conn *cn)
 		ev_connect_decision(&cn->cn_ev,
 		    conf_action_str(cn->cn_pd.pd_action),
 		    cn->cn_pd.pd_passthrough ? EV_RULE_PASSTHROUGH :
+		    cn->cn_pd.pd_reverse ? EV_RULE_REVERSE :
 		    cn->cn_pd.pd_index, cn->cn_pd.pd_line);
 	if (!same)
 		log_audit("conn=%llu client=%s target=%s action=%s rule=%s "

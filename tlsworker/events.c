@@ -443,7 +443,7 @@ ev_off(struct ev_flow *f)
 }
 
 void
-ev_connect_received(struct ev_flow *f, const char *method)
+ev_connect_received(struct ev_flow *f, const char *method, const char *mode)
 {
 	struct ev_enc *e;
 
@@ -451,6 +451,7 @@ ev_connect_received(struct ev_flow *f, const char *method)
 		return;
 	e = ev_begin(f, "connect_received");
 	ev_str(e, "method", method);
+	ev_str(e, "mode", mode);
 	ev_emit(f, e);
 }
 
@@ -470,6 +471,8 @@ ev_connect_decision(struct ev_flow *f, const char *action,
 		ev_str(e, "rule", "default");
 	else if (rule_index == EV_RULE_PASSTHROUGH)
 		ev_str(e, "rule", "passthrough");
+	else if (rule_index == EV_RULE_REVERSE)
+		ev_str(e, "rule", "reverse");
 	else
 		ev_uint(e, "rule", rule_index);
 	ev_uint(e, "line", rule_line);

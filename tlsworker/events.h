@@ -56,10 +56,14 @@ void	ev_flow_init(struct ev_flow *, uint64_t id, const struct addr *client);
 void	ev_flow_free(struct ev_flow *);
 void	ev_set_target(struct ev_flow *, const char *host, uint16_t port);
 
-void	ev_connect_received(struct ev_flow *, const char *method);
+/* mode: "explicit" (a request head: method is its method) or "reverse"
+ * (a reverse listener: no head, method NULL). */
+void	ev_connect_received(struct ev_flow *, const char *method,
+	    const char *mode);
 /* rule_index: the 1-based config rule, 0 for the default, or
  * EV_RULE_PASSTHROUGH for a learned pinned-client passthrough. */
 #define EV_RULE_PASSTHROUGH UINT32_MAX
+#define EV_RULE_REVERSE	    (UINT32_MAX - 1)	/* a reverse listener */
 void	ev_connect_decision(struct ev_flow *, const char *action,
 	    uint32_t rule_index, uint32_t rule_line);
 /* side: TLS_SIDE_CLIENT or TLS_SIDE_UPSTREAM (common/proto.h) */

@@ -80,12 +80,16 @@ struct icpt {
 	int			 ic_name_ip;
 	/* the upstream failed: the 502 page says why */
 	int			 ic_upfail;
+	int			 ic_noconn;	/* reverse: no upstream at all,
+						 * ic_status says which */
+	int			 ic_status;
 	uint32_t		 ic_upreason;
 	long			 ic_verr;	/* X509_V_OK when not a verify
 						 * failure */
 	char			 ic_detail[TLS_DETAIL_MAX];
 };
 
+static void	icpt_hello_begin(struct conn *);
 static void	icpt_hello_read(struct bufferevent *, void *);
 static void	icpt_hello_event(struct bufferevent *, short, void *);
 static void	icpt_hello_flushed(struct bufferevent *, void *);
@@ -127,34 +131,70 @@ icpt_report(struct conn *cn, int side, uint32_t reason, int alert)
 		    (unsigned long long)cn->cn_meta.cm_id);
 }
 
-/* tunnel.c: upstream is connected, the decision is intercept. */
-void
-intercept_start(struct conn *cn, int fd)
+/* The interception state of cn, reading the client's hello; fd is the
+ * upstream (-1: none). NULL when out of memory (cn is closed then). */
+static struct icpt *
+icpt_new(struct conn *cn, int fd)
 {
 	struct icpt	*ic;
 
 	if ((ic = calloc(1, sizeof(*ic))) == NULL) {
-		close(fd);
+		if (fd != -1)
+			close(fd);
 		conn_respond(cn, 503, "mitmd: out of memory");
-		return;
+		return NULL;
 	}
 	/* From here on conn_close() releases ic and the fd. */
 	ic->ic_conn = cn;
 	ic->ic_phase = IC_HELLO;
 	ic->ic_ufd = fd;
 	cn->cn_icpt = ic;
-	if ((ic->ic_prefix = evbuffer_new()) == NULL ||
+	/* A reverse listener's client starts TLS at once; through CONNECT
+	 * it waits for the "200". */
+	if ((ic->ic_prefix = evbuffer_new()) == NULL || (fd != -1 &&
 	    (ic->ic_uev = event_new(tw_env.tw_base, fd, EV_READ,
-	    icpt_up_early, cn)) == NULL ||
+	    icpt_up_early, cn)) == NULL) || (!cn->cn_reverse &&
 	    evbuffer_add(bufferevent_get_output(cn->cn_bev), IC_OK,
-	    strlen(IC_OK)) == -1) {
+	    strlen(IC_OK)) == -1)) {
 		conn_respond(cn, 503, "mitmd: out of memory");
-		return;
+		return NULL;
 	}
 	cn->cn_state = CONN_HELLO;
+	return ic;
+}
+
+/* tunnel.c: upstream is connected, the decision is intercept. */
+void
+intercept_start(struct conn *cn, int fd)
+{
+	struct icpt	*ic;
+
+	if ((ic = icpt_new(cn, fd)) == NULL)
+		return;
 	/* TLS is client-first: an upstream that talks before the client
 	 * does (SMTP, SSH banners) is no TLS server, relay it raw. */
 	event_add(ic->ic_uev, NULL);
+	icpt_hello_begin(cn);
+}
+
+void
+intercept_start_failed(struct conn *cn, int status, const char *why)
+{
+	struct icpt	*ic;
+
+	if ((ic = icpt_new(cn, -1)) == NULL)
+		return;
+	ic->ic_upfail = 1;
+	ic->ic_noconn = 1;
+	ic->ic_status = status;
+	ic->ic_verr = X509_V_OK;
+	util_strlcpy(ic->ic_detail, why, sizeof(ic->ic_detail));
+	icpt_hello_begin(cn);
+}
+
+static void
+icpt_hello_begin(struct conn *cn)
+{
 	conn_timer(cn, TMO_IDLE, tw_env.tw_conf.cg_idle_tmo);
 	bufferevent_setwatermark(cn->cn_bev, EV_WRITE, 0, 0);
 	bufferevent_setcb(cn->cn_bev, icpt_hello_read, NULL, icpt_hello_event,
@@ -285,6 +325,11 @@ icpt_plain(struct conn *cn)
 	struct icpt		*ic = cn->cn_icpt;
 	struct bufferevent	*ubev;
 
+	if (cn->cn_reverse) {
+		conn_respond(cn, 400, "mitmd: this listener speaks TLS, "
+		    "not plain HTTP: use https://");
+		return;
+	}
 	ubev = bufferevent_socket_new(tw_env.tw_base, ic->ic_ufd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (ubev == NULL) {
@@ -309,7 +354,8 @@ icpt_hello_ok(struct conn *cn)
 	struct addr	 a;
 
 	bufferevent_disable(cn->cn_bev, EV_READ);
-	event_del(ic->ic_uev);
+	if (ic->ic_uev != NULL)
+		event_del(ic->ic_uev);
 	/* The "200" must be out before the bufferevent goes. */
 	if (evbuffer_get_length(bufferevent_get_output(cn->cn_bev)) > 0) {
 		bufferevent_setcb(cn->cn_bev, NULL, icpt_hello_flushed,
@@ -323,11 +369,16 @@ icpt_hello_ok(struct conn *cn)
 	}
 	bufferevent_free(cn->cn_bev);
 	cn->cn_bev = NULL;
-	util_strlcpy(ic->ic_name, ic->ic_ch.ch_has_sni ? ic->ic_ch.ch_sni :
-	    cn->cn_host, sizeof(ic->ic_name));
+	/* A reverse listener's upstream has the configured name, whatever
+	 * the client's SNI says. */
+	util_strlcpy(ic->ic_name, ic->ic_ch.ch_has_sni && !cn->cn_reverse ?
+	    ic->ic_ch.ch_sni : cn->cn_host, sizeof(ic->ic_name));
 	ic->ic_name_ip = addr_parse_ip(ic->ic_name, &a) == 0;
 	cn->cn_ev.ef_protocol = "tls";
-	icpt_up_start(ic);
+	if (ic->ic_noconn)
+		icpt_leaf(ic, NULL);
+	else
+		icpt_up_start(ic);
 }
 
 static void
@@ -655,6 +706,15 @@ icpt_fail_page(struct icpt *ic)
 		detail[i] = strchr("<>&\"'", ic->ic_detail[i]) ? ' ' :
 		    ic->ic_detail[i];
 	detail[i] = '\0';
+	if (ic->ic_noconn) {
+		snprintf(page, IC_PAGE_MAX, "<!DOCTYPE html>\n<html><head>"
+		    "<meta charset=\"utf-8\"><title>%d %s</title></head>\n"
+		    "<body><h1>%d %s</h1>\n<p>mitmd could not connect to "
+		    "<b>%s</b>: %s.</p>\n</body></html>\n", ic->ic_status,
+		    http1_reason(ic->ic_status), ic->ic_status,
+		    http1_reason(ic->ic_status), cn->cn_target, detail);
+		return page;
+	}
 	what = ic->ic_verr != X509_V_OK ? tls_verify_summary(ic->ic_verr) :
 	    tls_failure_name(ic->ic_upreason);
 	snprintf(page, IC_PAGE_MAX, "<!DOCTYPE html>\n<html><head>"
@@ -677,6 +737,7 @@ icpt_client_done(struct icpt *ic)
 	ev_tls_succeeded(&cn->cn_ev, TLS_SIDE_CLIENT,
 	    tls_version_str(ic->ic_cssl), SSL_get_cipher_name(ic->ic_cssl),
 	    tls_alpn_str(ic->ic_cssl, alpn, sizeof(alpn)));
+	cn->cn_fail_status = ic->ic_noconn ? ic->ic_status : 502;
 	if (ic->ic_upfail && (cn->cn_fail_page = icpt_fail_page(ic)) == NULL) {
 		conn_why(cn, "error");
 		conn_close(cn);

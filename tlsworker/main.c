@@ -199,6 +199,7 @@ tw_dispatch_master(struct ipc_chan *c, struct ipc_msg *m, void *arg)
 	switch (m->im_hdr.ih_type) {
 	case IMSG_CONF_GLOBAL:
 	case IMSG_CONF_RULE:
+	case IMSG_CONF_LISTENER:
 	case IMSG_CONF_END:
 		worker_conf_msg(m, arg);
 		break;

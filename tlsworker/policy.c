@@ -28,12 +28,14 @@ policy_match(const struct conf_rule *rules, size_t nrules, const char *host,
 		pd->pd_index = rules[i].cr_index;
 		pd->pd_line = rules[i].cr_line;
 		pd->pd_passthrough = 0;
+		pd->pd_reverse = 0;
 		return &rules[i];
 	}
 	pd->pd_action = POLICY_DEFAULT_ACTION;
 	pd->pd_index = 0;
 	pd->pd_line = 0;
 	pd->pd_passthrough = 0;
+	pd->pd_reverse = 0;
 	return NULL;
 }
 
@@ -42,6 +44,8 @@ policy_rule_str(const struct policy_decision *pd, char *buf, size_t sz)
 {
 	if (pd->pd_passthrough)
 		snprintf(buf, sz, "passthrough");
+	else if (pd->pd_reverse)
+		snprintf(buf, sz, "reverse");
 	else if (pd->pd_index == 0)
 		snprintf(buf, sz, "default");
 	else

@@ -75,6 +75,10 @@ struct tlsworker {
 	size_t			 tw_next_nrules;
 	int			 tw_next_overflow;
 
+	/* by listener id: where a reverse listener relays to (cl_kind
+	 * LISTENER_REVERSE), zero for the others */
+	struct conf_listener	 tw_reverse[CONF_MAX_LISTENERS];
+
 	int			 tw_draining;
 	struct event		*tw_drain_ev;
 
@@ -188,8 +192,10 @@ struct conn {
 	/* inside a CONNECT tunnel (intercepted TLS, or plain HTTP): every
 	 * request goes to the CONNECT target, no policy per request */
 	int			 cn_fixed;
+	int			 cn_reverse;	/* from a reverse listener */
 	char			*cn_fail_page;	/* upstream TLS failed: the 502
 						 * page for the first request */
+	int			 cn_fail_status; /* of that page */
 
 	struct ev_flow		 cn_ev;
 	int			 cn_ev_on;	/* connect_received sent */
@@ -224,6 +230,8 @@ void	 conn_respond_body(struct conn *, int status, const char *type,
 
 /* tunnel.c */
 void	 tunnel_start(struct conn *);
+/* A reverse listener's client: straight to the upstream, intercepted. */
+void	 tunnel_reverse(struct conn *, const struct conf_listener *);
 /* The splice relay between the client and fd (owned now), with what the
  * client bev holds: input goes upstream, output to the client. */
 void	 tunnel_relay(struct conn *, int fd);
@@ -231,6 +239,9 @@ void	 relay_free(struct relay *);
 
 /* intercept.c */
 void	 intercept_start(struct conn *, int fd);
+/* A reverse listener could not reach its upstream: a TLS handshake all
+ * the same, then a page with status (502, 504) that says why. */
+void	 intercept_start_failed(struct conn *, int status, const char *why);
 void	 intercept_free(struct icpt *);
 void	 intercept_timeout(struct conn *);
 

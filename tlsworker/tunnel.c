@@ -19,11 +19,13 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "tlsworker/tlsworker.h"
 
 #define RELAY_C2U	 0	/* direction index, also the side it reads */
@@ -92,9 +94,56 @@ tunnel_start(struct conn *cn)
 	    tunnel_connected);
 }
 
+/*
+ * A client of a reverse listener: no request head, the listener names the
+ * upstream and the action is intercept. The client speaks TLS at once.
+ */
+void
+tunnel_reverse(struct conn *cn, const struct conf_listener *l)
+{
+	char	 rule[POLICY_RULE_STRLEN];
+	int	 v6 = strchr(l->cl_rhost, ':') != NULL;
+
+	util_strlcpy(cn->cn_host, l->cl_rhost, sizeof(cn->cn_host));
+	cn->cn_host_v6 = v6;
+	cn->cn_port = (uint16_t)l->cl_rport;
+	snprintf(cn->cn_target, sizeof(cn->cn_target), v6 ? "[%s]:%u" :
+	    "%s:%u", cn->cn_host, (unsigned)cn->cn_port);
+	cn->cn_reverse = 1;
+	memset(&cn->cn_pd, 0, sizeof(cn->cn_pd));
+	cn->cn_pd.pd_action = ACTION_INTERCEPT;
+	cn->cn_pd.pd_line = l->cl_line;
+	cn->cn_pd.pd_reverse = 1;
+	cn->cn_decided = 1;
+	cn->cn_nreq = 1;
+	ev_set_target(&cn->cn_ev, cn->cn_host, cn->cn_port);
+	ev_connect_received(&cn->cn_ev, NULL, "reverse");
+	ev_connect_decision(&cn->cn_ev, conf_action_str(ACTION_INTERCEPT),
+	    EV_RULE_REVERSE, l->cl_line);
+	cn->cn_ev_on = 1;
+	log_audit("conn=%llu client=%s target=%s action=%s rule=%s line=%u",
+	    (unsigned long long)cn->cn_meta.cm_id, cn->cn_client,
+	    cn->cn_target, conf_action_str(ACTION_INTERCEPT),
+	    policy_rule_str(&cn->cn_pd, rule, sizeof(rule)), l->cl_line);
+	cn->cn_state = CONN_UPSTREAM;
+	conn_timer(cn, TMO_IDLE, tw_env.tw_conf.cg_idle_tmo);
+	bufferevent_disable(cn->cn_bev, EV_READ);
+	upstream_start(&cn->cn_up, cn, cn->cn_host, cn->cn_port,
+	    tunnel_connected);
+}
+
 static void
 tunnel_connected(struct conn *cn, int fd, int err, const char *why)
 {
+	if (err != UP_OK && cn->cn_reverse) {
+		/* The client waits for TLS, not for an HTTP answer: it
+		 * gets a handshake and a 502 page that says why. */
+		log_info("conn=%llu: %s: %s",
+		    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target, why);
+		conn_why(cn, "error");
+		intercept_start_failed(cn, upstream_status(err), why);
+		return;
+	}
 	if (err != UP_OK) {
 		log_info("conn=%llu: %s: %s",
 		    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target, why);

@@ -92,6 +92,7 @@ void
 worker_conf_msg(struct ipc_msg *m, void *arg)
 {
 	struct conf_rule	 r, *nr;
+	struct conf_listener	 l;
 
 	(void)arg;
 	switch (m->im_hdr.ih_type) {
@@ -113,6 +114,20 @@ worker_conf_msg(struct ipc_msg *m, void *arg)
 		r.cr_pat.hp_name[sizeof(r.cr_pat.hp_name) - 1] = '\0';
 		nr[tw_env.tw_next_nrules++] = r;
 		tw_env.tw_next_rules = nr;
+		break;
+	case IMSG_CONF_LISTENER:
+		if (ipc_get_conf_listener(m, &l) == -1)
+			break;
+		l.cl_rhost[sizeof(l.cl_rhost) - 1] = '\0';
+		/* Listeners change only with a restart: no set to wait for. */
+		if (l.cl_kind != LISTENER_REVERSE || l.cl_id >=
+		    CONF_MAX_LISTENERS || l.cl_rhost[0] == '\0' ||
+		    l.cl_rport == 0 || l.cl_rport > UINT16_MAX) {
+			log_warnx("config: listener %u is no reverse "
+			    "listener, ignored", l.cl_id);
+			break;
+		}
+		tw_env.tw_reverse[l.cl_id] = l;
 		break;
 	case IMSG_CONF_END:
 		worker_apply();

@@ -1,0 +1,246 @@
+"""Reverse listeners (`listen on ADDR port N reverse to https://HOST:PORT`):
+clients speak TLS to mitmd directly, get a leaf forged for the configured
+name, and every request goes to the fixed upstream, intercepted; the
+audit lines and events name the listener's line as rule "reverse". An
+unreachable upstream still gets the client a handshake and a 502 page;
+plain HTTP on the listener gets a 400 that says why.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import ssl
+
+import pytest
+
+from pylib import client, origins, tls, util
+from pylib.mitmd import Mitmd, tempdir
+
+
+@pytest.fixture(scope="module")
+def origin(test_ca):
+    o = tls.TlsOrigin(*test_ca.issue(
+        "origin", dns=["localhost", "*.example.test"], ips=["127.0.0.1"]))
+    yield o
+    o.close()
+
+
+def start_reverse(build, test_ca, upstream, workers=1):
+    """A Mitmd with one reverse listener to upstream ("host:port"); its
+    port is m.reverse_port and its config line m.reverse_line."""
+    base = tempdir()
+    events = os.path.join(base, "events.jsonl")
+    port = util.free_ports(1)[0]
+    listen = (f"listen on 127.0.0.1 port {port} reverse to "
+              f"https://{upstream}")
+    lines = [f'upstream ca-file "{test_ca.certfile}"',
+             f'events file "{events}"', listen]
+    ok, err = tls.config_accepted(build, lines)
+    if not ok:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"reverse listener refused: {err}")
+    m = Mitmd(extra=lines, workers=workers, base=base,
+              rules=['block host "localhost"'])
+    m.reverse_port = port
+    m.events_path = events
+    with open(m.conf) as f:
+        m.reverse_line = f.read().splitlines().index(listen) + 1
+    return m
+
+
+def stop(m):
+    try:
+        tls.assert_no_violation(m)
+        m.close()
+    finally:
+        m.cleanup()
+
+
+@pytest.fixture(scope="module")
+def mitm(build, test_ca, origin):
+    m = start_reverse(build, test_ca, f"localhost:{origin.port}",
+                      workers=2)
+    yield m
+    stop(m)
+
+
+def open_reverse(m, sni="localhost"):
+    s = socket.create_connection(("127.0.0.1", m.reverse_port), timeout=30)
+    try:
+        return tls.mitmd_context(m).wrap_socket(s, server_hostname=sni)
+    except BaseException:
+        s.close()
+        raise
+
+
+def curl_reverse(m, path, *extra):
+    return client.curl(["--cacert", tls.mitmd_ca(m), "--resolve",
+                        f"localhost:{m.reverse_port}:127.0.0.1", *extra,
+                        "-o", "-",
+                        f"https://localhost:{m.reverse_port}{path}"])
+
+
+def test_curl_body_identical(mitm, origin):
+    """curl trusts the mitmd CA alone, talks to the reverse listener as
+    if it were the site, and gets the origin's body byte for byte; the
+    block rule for the same host does not apply: the listener decides."""
+    n = 300 * 1000
+    p = curl_reverse(mitm, f"/bytes/{n}")
+    assert p.returncode == 0, p.stderr
+    assert hashlib.sha256(p.stdout).hexdigest() == origins.body_sha256(n)
+    mitm.wait_audit(target=f"localhost:{origin.port}", action="intercept",
+                    rule="reverse", line=str(mitm.reverse_line))
+    mitm.wait_audit(target=f"localhost:{origin.port}", action="intercept",
+                    rule="reverse", closed=True)
+
+
+@pytest.mark.parametrize("sni", ["localhost", "other.example.test", None],
+                         ids=["configured-name", "other-name", "no-sni"])
+def test_leaf_names_configured_host(mitm, origin, sni):
+    """Whatever SNI the client sends, the upstream is asked for the
+    configured name and the leaf is issued by the mitmd CA for it (with
+    the origin's SANs)."""
+    s = socket.create_connection(("127.0.0.1", mitm.reverse_port),
+                                 timeout=30)
+    ctx = tls.mitmd_context(mitm)
+    ctx.check_hostname = False
+    t = ctx.wrap_socket(s, server_hostname=sni)
+    try:
+        issuer, sans, _ = tls.cert_info(t.getpeercert(binary_form=True))
+    finally:
+        t.close()
+    assert issuer.startswith("mitmd CA")
+    assert "DNS:localhost" in sans
+    assert "DNS:*.example.test" in sans
+
+
+def test_keepalive_many_requests(mitm, origin):
+    """Requests on one client connection all reach the upstream and come
+    back whole."""
+    t = open_reverse(mitm)
+    try:
+        for i in range(20):
+            n = 1000 + i
+            r = tls.request(t, f"/bytes/{n}", f"localhost:{mitm.reverse_port}")
+            assert r.status == 200
+            assert hashlib.sha256(r.body).hexdigest() == \
+                origins.body_sha256(n)
+    finally:
+        t.close()
+
+
+def test_plain_http_gets_400(mitm):
+    """A plain-HTTP request on the TLS listener gets a clear 400, not
+    garbage or a silent close."""
+    p = client.curl(["-sS", "-o", "-", "-w", "\n%{http_code}",
+                     f"http://127.0.0.1:{mitm.reverse_port}/"])
+    body, _, code = p.stdout.decode().rpartition("\n")
+    assert code == "400", p.stdout
+    assert "speaks TLS" in body
+
+
+def test_explicit_listener_still_works(mitm, origin):
+    """The proxy listener of the same mitmd keeps its own policy: the
+    block rule for localhost answers CONNECT with 403."""
+    s, resp, _ = client.proxy_connect(mitm.proxy_port,
+                                      f"localhost:{origin.port}")
+    s.close()
+    assert resp.status == 403
+
+
+def test_events_name_reverse(mitm, origin):
+    """connect_received says mode reverse (no method: there was no
+    request head) and connect_decision names rule "reverse" with the
+    listener's line."""
+    p = curl_reverse(mitm, "/bytes/10")
+    assert p.returncode == 0, p.stderr
+
+    def flows():
+        out = {}
+        if os.path.exists(mitm.events_path):
+            with open(mitm.events_path) as f:
+                for line in f:
+                    e = json.loads(line)
+                    out.setdefault(e["flow_id"], []).append(e)
+        return [evs for evs in out.values()
+                if evs[0].get("mode") == "reverse"
+                and evs[-1]["type"] == "stream_closed"]
+
+    done = util.wait_until(flows, 10, "a closed reverse flow in the events")
+    evs = done[-1]
+    assert evs[0]["type"] == "connect_received"
+    assert evs[0].get("method") is None
+    assert evs[0]["server_host"] == "localhost"
+    assert evs[0]["server_port"] == origin.port
+    dec = evs[1]
+    assert dec["type"] == "connect_decision"
+    assert dec["action"] == "intercept"
+    assert dec["rule"] == "reverse"
+    assert dec["line"] == mitm.reverse_line
+    types = [e["type"] for e in evs]
+    assert "request_headers" in types and "response_headers" in types
+
+
+def test_upstream_down_gets_502_page(build, test_ca):
+    """Nothing listens at the upstream: the client still completes a TLS
+    handshake (with a leaf for the configured name) and its request gets
+    a 502 page that says the connection was refused."""
+    dead = util.free_ports(1)[0]
+    m = start_reverse(build, test_ca, f"localhost:{dead}")
+    try:
+        t = open_reverse(m)
+        try:
+            r = tls.request(t, "/", f"localhost:{m.reverse_port}")
+        finally:
+            t.close()
+        status, body = r.status, r.body
+        assert status == 502
+        assert b"could not connect" in body
+        assert f"localhost:{dead}".encode() in body
+    finally:
+        stop(m)
+
+
+def test_untrusted_upstream_gets_502_page(build, tmp_path, test_ca):
+    """An upstream whose certificate the workers do not trust: the client
+    gets mitmd's certificate and a 502 page naming the verify failure."""
+    other = tls.TestCA(str(tmp_path), name="not trusted CA")
+    o = tls.TlsOrigin(*other.issue("bad", dns=["localhost"]))
+    m = start_reverse(build, test_ca, f"localhost:{o.port}")
+    try:
+        t = open_reverse(m)
+        try:
+            r = tls.request(t, "/", f"localhost:{m.reverse_port}")
+        finally:
+            t.close()
+        status, body = r.status, r.body
+        assert status == 502
+        assert b"Certificate verification failed" in body
+    finally:
+        stop(m)
+        o.close()
+
+
+def test_ipv6_literal_upstream(build, test_ca, origin):
+    """`https://[::1]:PORT` parses; an origin that listens on IPv4 only
+    makes the client see a 502 page naming the bracketed target."""
+    dead = util.free_ports(1)[0]
+    m = start_reverse(build, test_ca, f"[::1]:{dead}")
+    try:
+        s = socket.create_connection(("127.0.0.1", m.reverse_port),
+                                     timeout=30)
+        ctx = tls.mitmd_context(m)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        t = ctx.wrap_socket(s)
+        try:
+            r = tls.request(t, "/", "x")
+        finally:
+            t.close()
+        status, body = r.status, r.body
+        assert status == 502
+        assert f"[::1]:{dead}".encode() in body
+    finally:
+        stop(m)

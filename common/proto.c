@@ -85,6 +85,8 @@ static const struct ipc_rule ipc_rules[IMSG_MAX] = {
 	[IMSG_CTL_PT_CLEAR] = { "CTL_PT_CLEAR", T, M, 0, 0, FD_NO },
 	[IMSG_CTL_HOSTSTAT] = { "CTL_HOSTSTAT", M, T,
 	    FIXED(struct ctl_hoststat), FD_NO },
+	[IMSG_TICKET_KEYS] = { "TICKET_KEYS", M, W, FIXED(struct ticket_keys),
+	    FD_NO },
 };
 
 static const char *tls_failure_names[TLSF_MAX] = {

@@ -83,6 +83,7 @@ enum imsg_type {
 	IMSG_CTL_PT,	      /* master -> mitmctl: passthrough */
 	IMSG_CTL_PT_CLEAR,    /* mitmctl -> master: empty */
 	IMSG_CTL_HOSTSTAT,    /* master -> mitmctl: ctl_hoststat */
+	IMSG_TICKET_KEYS,     /* master -> tlsworker: ticket_keys */
 	IMSG_MAX
 };
 
@@ -268,6 +269,14 @@ struct passthrough {
 	uint32_t    pt_op;	/* enum pt_op */
 	uint32_t    pt_failures;
 	char	    pt_host[CERT_NAME_MAX + 1];
+};
+
+/* The keys that seal the TLS session tickets every worker gives its
+ * clients (RFC 5077 layout: a name, an AES-256 key, an HMAC key). */
+struct ticket_keys {
+	uint8_t	 tk_name[16];
+	uint8_t	 tk_aes[32];
+	uint8_t	 tk_hmac[32];
 };
 
 /* Rolling TLS failure counters of one host, for mitmctl status. */

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,11 +47,16 @@ usage(void)
 static void
 resolve_workers(struct mitmd_conf *c)
 {
-	long n;
+	cpu_set_t set;
+	long	  n;
 
 	if (!c->mc_workers_auto && c->mc_global.cg_workers != 0)
 		return;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
+	/* The CPUs mitmd may run on (taskset, a cpuset), else all online. */
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	else
+		n = sysconf(_SC_NPROCESSORS_ONLN);
 	c->mc_global.cg_workers = (uint32_t)(n < 1 ? 1 : MIN(n,
 	    CONF_MAX_WORKERS));
 }
@@ -302,6 +308,7 @@ master_run(int foreground)
 	setup_listeners();
 	control_init();
 	add_events();
+	ticket_init();
 	proc_init_table();
 	proc_start_all();
 	log_info("mitmd starting, pid %d, configuration %s", (int)getpid(),

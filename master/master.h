@@ -17,6 +17,7 @@
 #define MASTER_STABLE_SEC	 60	/* a child up this long resets backoff */
 #define MASTER_STATUS_SEC	 1	/* how often children report counters */
 #define MASTER_KILL_GRACE_SEC	 2	/* after the drain timeout */
+#define MASTER_TICKET_ROTATE_SEC 3600	/* new session ticket keys */
 
 struct event_base;
 struct event;
@@ -60,6 +61,10 @@ struct master {
 };
 
 extern struct master *master;
+
+/* ticket.c: the workers' session ticket keys */
+void	ticket_init(void);
+const struct ticket_keys *ticket_keys(void);
 
 /* proc.c */
 void	proc_init_table(void);

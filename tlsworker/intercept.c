@@ -450,6 +450,9 @@ icpt_up_start(struct icpt *ic)
 		    "cannot set up the upstream TLS connection");
 		return;
 	}
+	/* Resume the last session with this upstream, name and trust. */
+	tls_sess_upstream(ssl, cn->cn_host, cn->cn_port, ic->ic_name_ip ?
+	    NULL : ic->ic_name, tw_env.tw_conf.cg_verify);
 	SSL_set_connect_state(ssl);
 	icpt_up_step(ic);
 }

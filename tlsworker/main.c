@@ -200,6 +200,7 @@ tw_dispatch_master(struct ipc_chan *c, struct ipc_msg *m, void *arg)
 	case IMSG_CONF_GLOBAL:
 	case IMSG_CONF_RULE:
 	case IMSG_CONF_LISTENER:
+	case IMSG_TICKET_KEYS:
 	case IMSG_CONF_END:
 		worker_conf_msg(m, arg);
 		break;

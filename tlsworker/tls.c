@@ -110,10 +110,9 @@ tls_ctx_new(int server, uint32_t min, const char *ciphers)
 	if (server) {
 		SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
 		SSL_CTX_set_dh_auto(ctx, 1);
-	} else {
+	} else
 		SSL_CTX_set1_cert_store(ctx, ts.ts_store);
-		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	}
+	tls_sess_ctx(ctx, server);
 	return ctx;
 }
 
@@ -142,6 +141,7 @@ tls_conf(const struct conf_global *cg)
 	}
 	SSL_CTX_free(ts.ts_up);
 	SSL_CTX_free(ts.ts_cl);
+	tls_sess_flush();
 	ts.ts_up = up;
 	ts.ts_cl = cl;
 	ts.ts_min = cg->cg_tls_min;

@@ -37,6 +37,18 @@ void	 tls_conf(const struct conf_global *);
 SSL	*tls_upstream_new(void);
 SSL	*tls_client_side_new(void);
 
+/* tlssess.c: session resumption. Set up a new context's side of it. */
+void	 tls_sess_ctx(SSL_CTX *, int server);
+/* Before an upstream handshake: file the sessions it yields under this
+ * key, and offer the last one filed there. */
+void	 tls_sess_upstream(SSL *, const char *addr, uint16_t port,
+	    const char *name, int verify);
+/* Forget every upstream session (the contexts were rebuilt). */
+void	 tls_sess_flush(void);
+void	 tls_sess_stats(uint64_t *hits, uint64_t *misses);
+/* IMSG_TICKET_KEYS: the current key; the one before it still opens. */
+void	 tls_ticket_keys(const struct ticket_keys *);
+
 /* A failed handshake step (ret from SSL_do_handshake). client_side: the
  * SSL faces the client. Fills *alert (1 only for the client's alerts
  * that say it does not trust our certificate) and detail; clears the

@@ -93,6 +93,7 @@ worker_conf_msg(struct ipc_msg *m, void *arg)
 {
 	struct conf_rule	 r, *nr;
 	struct conf_listener	 l;
+	struct ticket_keys	 tk;
 
 	(void)arg;
 	switch (m->im_hdr.ih_type) {
@@ -128,6 +129,12 @@ worker_conf_msg(struct ipc_msg *m, void *arg)
 			break;
 		}
 		tw_env.tw_reverse[l.cl_id] = l;
+		break;
+	case IMSG_TICKET_KEYS:
+		/* Not configuration: in force at once, in or out of a set. */
+		if (ipc_get_ticket_keys(m, &tk) == 0)
+			tls_ticket_keys(&tk);
+		explicit_bzero(&tk, sizeof(tk));
 		break;
 	case IMSG_CONF_END:
 		worker_apply();

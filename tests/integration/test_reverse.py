@@ -9,6 +9,7 @@ plain HTTP on the listener gets a 400 that says why.
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -166,7 +167,8 @@ def test_events_name_reverse(mitm, origin):
                     out.setdefault(e["flow_id"], []).append(e)
         return [evs for evs in out.values()
                 if evs[0].get("mode") == "reverse"
-                and evs[-1]["type"] == "stream_closed"]
+                and evs[-1]["type"] == "stream_closed"
+                and any(e["type"] == "response_headers" for e in evs)]
 
     done = util.wait_until(flows, 10, "a closed reverse flow in the events")
     evs = done[-1]
@@ -180,7 +182,8 @@ def test_events_name_reverse(mitm, origin):
     assert dec["rule"] == "reverse"
     assert dec["line"] == mitm.reverse_line
     types = [e["type"] for e in evs]
-    assert "request_headers" in types and "response_headers" in types
+    assert types.index("tls_handshake_succeeded") < \
+        types.index("request_headers") < types.index("response_headers")
 
 
 def test_upstream_down_gets_502_page(build, test_ca):
@@ -244,3 +247,61 @@ def test_ipv6_literal_upstream(build, test_ca, origin):
         assert f"[::1]:{dead}".encode() in body
     finally:
         stop(m)
+
+
+def test_upstream_sessions_resumed(build, test_ca):
+    """A worker keeps the session the upstream gave it: after the first
+    connection, the upstream handshakes of later client connections are
+    resumed (as the origin sees them), and the leaf is still right."""
+    o = tls.TlsOrigin(*test_ca.issue("resume", dns=["localhost"]))
+    m = start_reverse(build, test_ca, f"localhost:{o.port}")
+    try:
+        for i in range(5):
+            t = open_reverse(m)
+            try:
+                r = tls.request(t, f"/bytes/{10 + i}",
+                                f"localhost:{m.reverse_port}")
+                assert r.status == 200
+                issuer, sans, _ = tls.cert_info(
+                    t.getpeercert(binary_form=True))
+            finally:
+                t.close()
+            assert issuer.startswith("mitmd CA")
+            assert "DNS:localhost" in sans
+        assert o.connections == 5
+        assert o.resumed >= 3, (o.connections, o.resumed)
+    finally:
+        stop(m)
+        o.close()
+
+
+def test_client_tickets_open_on_every_worker(mitm):
+    """A session ticket from one worker resumes on the others: the keys
+    come from master. Six connections spread over two workers all
+    resume the first connection's session."""
+    ctx = tls.mitmd_context(mitm)
+    s = socket.create_connection(("127.0.0.1", mitm.reverse_port),
+                                 timeout=30)
+    t = ctx.wrap_socket(s, server_hostname="localhost")
+    try:
+        r = tls.request(t, "/bytes/10", f"localhost:{mitm.reverse_port}")
+        assert r.status == 200
+        sess = t.session
+    finally:
+        t.close()
+    assert sess is not None and sess.has_ticket
+    workers = set()
+    for _ in range(6):
+        s = socket.create_connection(("127.0.0.1", mitm.reverse_port),
+                                     timeout=30)
+        t = ctx.wrap_socket(s, server_hostname="localhost", session=sess)
+        try:
+            r = tls.request(t, "/bytes/10", f"localhost:{mitm.reverse_port}")
+            assert r.status == 200
+            assert t.session_reused
+        finally:
+            t.close()
+    for d in mitm.audit():
+        if d.get("rule") == "reverse" and d.get("closed"):
+            workers.update(re.findall(r"tlsworker \d+", d["_line"]))
+    assert len(workers) == 2, workers

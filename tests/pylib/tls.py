@@ -425,6 +425,8 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             request.do_handshake()
         except (ssl.SSLError, OSError):
             return
+        if request.session_reused:
+            self.origin.resumed += 1
         super().finish_request(request, client_address)
 
     def handle_error(self, request, client_address):
@@ -433,7 +435,8 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 class TlsOrigin:
     """An HTTPS origin on 127.0.0.1 with the given certificate. .port,
-    .connections (TCP connections accepted), .requests."""
+    .connections (TCP connections accepted), .resumed (of them, TLS
+    handshakes that resumed a session), .requests."""
 
     def __init__(self, certfile, keyfile):
         self.certfile = certfile
@@ -441,6 +444,7 @@ class TlsOrigin:
         self.ssl_ctx.load_cert_chain(certfile, keyfile)
         self.ssl_ctx.set_alpn_protocols(["http/1.1"])
         self.connections = 0
+        self.resumed = 0
         self.requests = 0
         self._srv = _Server(self, ("127.0.0.1", 0))
         self.port = self._srv.server_address[1]

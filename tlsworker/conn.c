@@ -493,6 +493,7 @@ conn_audit_closed(struct conn *cn)
 void
 conn_close(struct conn *cn)
 {
+	struct bufferevent *ubev;
 	uint64_t	 id = cn->cn_meta.cm_id;
 
 	conn_audit_closed(cn);
@@ -507,8 +508,11 @@ conn_close(struct conn *cn)
 		intercept_free(cn->cn_icpt);
 	if (cn->cn_relay != NULL)
 		relay_free(cn->cn_relay);
-	if (cn->cn_fwd != NULL)
+	if (cn->cn_fwd != NULL) {
+		if (cn->cn_reverse && (ubev = fwd_take_idle(cn->cn_fwd)) != NULL)
+			pool_put(cn->cn_meta.cm_listener, ubev);
 		fwd_free(cn->cn_fwd);
+	}
 	/* A TLS bufferevent frees its SSL and closes the fd itself. */
 	if (cn->cn_bev != NULL)
 		bufferevent_free(cn->cn_bev);

@@ -78,6 +78,7 @@ struct fwd {
 
 	int			 fw_client_keep;
 	int			 fw_up_keep;
+	int			 fw_used;	/* an exchange was started */
 };
 
 static struct fwd *fwd_new(struct conn *);
@@ -154,7 +155,23 @@ fwd_prepare(struct fwd *fw)
 	http1_chunked_init(&fw->fw_req_ck);
 	fw->fw_client_keep = http1_keepalive(req) && !tw_env.tw_draining;
 	fw->fw_up_keep = 0;
+	fw->fw_used = 1;
 	return 0;
+}
+
+struct bufferevent *
+fwd_take_idle(struct fwd *fw)
+{
+	struct bufferevent	*bev = fw->fw_ubev;
+
+	/* Fresh, or kept after a whole exchange that said keep-alive. */
+	if (!fw->fw_fixed || bev == NULL || fw->fw_busy ||
+	    (fw->fw_used && (!fw->fw_up_keep || !fw->fw_req_done ||
+	    !fw->fw_resp_done)))
+		return NULL;
+	fw->fw_ubev = NULL;
+	fw->fw_upaused = 0;
+	return bev;
 }
 
 /* intercept.c: requests inside this tunnel go to ubev and nowhere else. */

@@ -69,6 +69,7 @@ struct icpt {
 	struct conn		*ic_conn;
 	int			 ic_phase;
 	int			 ic_ufd;	/* upstream socket, owned */
+	struct bufferevent	*ic_pooled;	/* or a pooled upstream, owned */
 	SSL			*ic_ussl;	/* upstream TLS, owned */
 	SSL			*ic_cssl;	/* client TLS, owned */
 	struct event		*ic_uev;	/* upstream fd readiness */
@@ -178,6 +179,19 @@ intercept_start(struct conn *cn, int fd)
 }
 
 void
+intercept_start_pooled(struct conn *cn, struct bufferevent *ubev)
+{
+	struct icpt	*ic;
+
+	if ((ic = icpt_new(cn, -1)) == NULL) {
+		bufferevent_free(ubev);
+		return;
+	}
+	ic->ic_pooled = ubev;
+	icpt_hello_begin(cn);
+}
+
+void
 intercept_start_failed(struct conn *cn, int status, const char *why)
 {
 	struct icpt	*ic;
@@ -218,6 +232,8 @@ intercept_free(struct icpt *ic)
 	SSL_free(ic->ic_cssl);
 	if (ic->ic_ufd != -1)
 		close(ic->ic_ufd);
+	if (ic->ic_pooled != NULL)
+		bufferevent_free(ic->ic_pooled);
 	if (ic->ic_prefix != NULL)
 		evbuffer_free(ic->ic_prefix);
 	if (cn->cn_icpt == ic)
@@ -377,7 +393,14 @@ icpt_hello_ok(struct conn *cn)
 	cn->cn_ev.ef_protocol = "tls";
 	if (ic->ic_noconn)
 		icpt_leaf(ic, NULL);
-	else
+	else if (ic->ic_pooled != NULL) {
+		/* No upstream handshake: the pooled connection's certificate
+		 * (verified, if verification is on, when it was made). */
+		log_debug("conn=%llu: %s: pooled upstream",
+		    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target);
+		icpt_leaf(ic, SSL_get0_peer_certificate(
+		    bufferevent_openssl_get_ssl(ic->ic_pooled)));
+	} else
 		icpt_up_start(ic);
 }
 
@@ -761,7 +784,10 @@ icpt_client_done(struct icpt *ic)
 	cn->cn_bev = cb;
 	bufferevent_openssl_set_allow_dirty_shutdown(cb, 1);
 	bufferevent_setwatermark(cb, EV_READ, 0, TW_HIGH_WM);
-	if (!ic->ic_upfail) {
+	if (ic->ic_pooled != NULL) {
+		ub = ic->ic_pooled;
+		ic->ic_pooled = NULL;
+	} else if (!ic->ic_upfail) {
 		ub = bufferevent_openssl_socket_new(tw_env.tw_base, ic->ic_ufd,
 		    ic->ic_ussl, BUFFEREVENT_SSL_OPEN, BEV_OPT_CLOSE_ON_FREE);
 		ic->ic_ussl = NULL;

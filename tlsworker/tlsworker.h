@@ -242,6 +242,8 @@ void	 intercept_start(struct conn *, int fd);
 /* A reverse listener could not reach its upstream: a TLS handshake all
  * the same, then a page with status (502, 504) that says why. */
 void	 intercept_start_failed(struct conn *, int status, const char *why);
+/* A reverse listener's client on an upstream from the pool (owned now). */
+void	 intercept_start_pooled(struct conn *, struct bufferevent *);
 void	 intercept_free(struct icpt *);
 void	 intercept_timeout(struct conn *);
 
@@ -250,6 +252,18 @@ void	 fwd_request(struct conn *);
 /* Requests inside a tunnel go to this upstream (owned now); 0 or -1. */
 int	 fwd_fixed(struct conn *, struct bufferevent *);
 void	 fwd_free(struct fwd *);
+/* The fixed upstream, taken from fw, when it sits between two exchanges
+ * and may carry another (for pool_put); else NULL. */
+struct bufferevent *fwd_take_idle(struct fwd *);
+
+/* pool.c: idle upstream connections of reverse listeners */
+/* Keep bev (between two exchanges, keep-alive) for the listener's next
+ * client; it is freed instead when it cannot be kept. */
+void	 pool_put(uint32_t listener, struct bufferevent *);
+/* An idle upstream of that listener, or NULL; no callbacks set. */
+struct bufferevent *pool_take(uint32_t listener);
+void	 pool_flush(void);
+size_t	 pool_idle(void);
 
 /* worker.c */
 void	 worker_init(struct child *, struct event_base *, struct evdns_base *);

@@ -101,6 +101,7 @@ tunnel_start(struct conn *cn)
 void
 tunnel_reverse(struct conn *cn, const struct conf_listener *l)
 {
+	struct bufferevent *ubev;
 	char	 rule[POLICY_RULE_STRLEN];
 	int	 v6 = strchr(l->cl_rhost, ':') != NULL;
 
@@ -125,6 +126,10 @@ tunnel_reverse(struct conn *cn, const struct conf_listener *l)
 	    (unsigned long long)cn->cn_meta.cm_id, cn->cn_client,
 	    cn->cn_target, conf_action_str(ACTION_INTERCEPT),
 	    policy_rule_str(&cn->cn_pd, rule, sizeof(rule)), l->cl_line);
+	if ((ubev = pool_take(l->cl_id)) != NULL) {
+		intercept_start_pooled(cn, ubev);
+		return;
+	}
 	cn->cn_state = CONN_UPSTREAM;
 	conn_timer(cn, TMO_IDLE, tw_env.tw_conf.cg_idle_tmo);
 	bufferevent_disable(cn->cn_bev, EV_READ);

@@ -161,6 +161,8 @@ worker_apply(void)
 			worker_defaults(&tw_env.tw_conf);
 		worker_sanitize(&tw_env.tw_conf);
 		tls_conf(&tw_env.tw_conf);
+		/* Idle upstreams were made under the old settings. */
+		pool_flush();
 		ev_set_capture(tw_env.tw_conf.cg_capture_max);
 		/* Connections copy their decision, so the old list can go
 		 * at once. */
@@ -241,6 +243,7 @@ worker_shutdown(void)
 	tw_env.tw_draining = 1;
 	log_info("shutting down: %u connections open", tw_env.tw_open);
 	worker_log_leaves();
+	pool_flush();
 	conn_drain_idle();
 	if (tw_env.tw_open == 0)
 		worker_exit();

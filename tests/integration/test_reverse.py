@@ -251,16 +251,17 @@ def test_ipv6_literal_upstream(build, test_ca, origin):
 
 def test_upstream_sessions_resumed(build, test_ca):
     """A worker keeps the session the upstream gave it: after the first
-    connection, the upstream handshakes of later client connections are
-    resumed (as the origin sees them), and the leaf is still right."""
+    intercepted CONNECT, the upstream handshakes of later ones (each on
+    a new upstream connection) are resumed as the origin sees them, and
+    the leaf is still right."""
     o = tls.TlsOrigin(*test_ca.issue("resume", dns=["localhost"]))
     m = start_reverse(build, test_ca, f"localhost:{o.port}")
     try:
         for i in range(5):
-            t = open_reverse(m)
+            t = tls.connect_tls(m.proxy_port, f"127.0.0.1:{o.port}",
+                                tls.mitmd_context(m), "localhost")
             try:
-                r = tls.request(t, f"/bytes/{10 + i}",
-                                f"localhost:{m.reverse_port}")
+                r = tls.request(t, f"/bytes/{10 + i}", "localhost")
                 assert r.status == 200
                 issuer, sans, _ = tls.cert_info(
                     t.getpeercert(binary_form=True))
@@ -305,3 +306,37 @@ def test_client_tickets_open_on_every_worker(mitm):
         if d.get("rule") == "reverse" and d.get("closed"):
             workers.update(re.findall(r"tlsworker \d+", d["_line"]))
     assert len(workers) == 2, workers
+
+
+def test_upstream_connections_pooled(build, test_ca):
+    """Clients that come and go one after the other reuse the upstream
+    connection the first one left idle (the origin accepts one TCP
+    connection for eight clients), a client that asked for close
+    included; each still gets the leaf and its whole body."""
+    o = tls.TlsOrigin(*test_ca.issue("pool", dns=["localhost"]))
+    m = start_reverse(build, test_ca, f"localhost:{o.port}")
+    try:
+        for i in range(8):
+            t = open_reverse(m)
+            try:
+                hdrs = [("Connection", "close")] if i % 2 else []
+                r = tls.request(t, f"/bytes/{100 + i}",
+                                f"localhost:{m.reverse_port}",
+                                headers=hdrs)
+                assert r.status == 200
+                assert hashlib.sha256(r.body).hexdigest() == \
+                    origins.body_sha256(100 + i)
+                issuer, sans, _ = tls.cert_info(
+                    t.getpeercert(binary_form=True))
+                assert "DNS:localhost" in sans
+            finally:
+                t.close()
+            # the worker sees the close before the next client comes
+            util.wait_until(lambda: len([d for d in m.audit()
+                                         if d.get("closed")]) > i,
+                            10, f"the close of client {i}")
+        assert o.connections == 1, o.connections
+        assert o.requests == 8
+    finally:
+        stop(m)
+        o.close()

@@ -33,6 +33,7 @@
  * starts over with each body, at the size in force when it starts.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -78,6 +79,8 @@ static uint64_t		 ev_lost_when;	/* monotonic usec of the last log */
 
 static const char ev_hex[] = "0123456789abcdef";
 
+static void	ev_body_pending(struct ev_flow *, int);
+
 void
 ev_set_sink(struct ipc_chan *c)
 {
@@ -110,6 +113,10 @@ ev_flow_free(struct ev_flow *f)
 	for (i = 0; i < 2; i++) {
 		EVP_MD_CTX_free((EVP_MD_CTX *)f->ef_body_md[i]);
 		f->ef_body_md[i] = NULL;
+		free(f->ef_cap_buf[i]);
+		f->ef_cap_buf[i] = NULL;
+		f->ef_cap_size[i] = 0;
+		f->ef_cap_len[i] = 0;
 	}
 }
 
@@ -118,6 +125,18 @@ ev_set_target(struct ev_flow *f, const char *host, uint16_t port)
 {
 	util_strlcpy(f->ef_host, host != NULL ? host : "", sizeof(f->ef_host));
 	f->ef_port = port;
+}
+
+/* SHA-256, fetched once: EVP_sha256() in EVP_DigestInit_ex() looks the
+ * implementation up again at each body. */
+static const EVP_MD *
+ev_md_sha256(void)
+{
+	static EVP_MD	*md;
+
+	if (md == NULL)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return md != NULL ? md : EVP_sha256();
 }
 
 /* --- the JSON writer ---------------------------------------------------- */
@@ -640,11 +659,16 @@ ev_body_reset(struct ev_flow *f, int dir)
 	EVP_MD_CTX *md = (EVP_MD_CTX *)f->ef_body_md[dir];
 
 	f->ef_body_len[dir] = 0;
+	f->ef_body_sent[dir] = 0;
 	f->ef_capture_left[dir] = ev_capture;
+	f->ef_cap_len[dir] = 0;
+	free(f->ef_cap_buf[dir]);	/* only bodies being read hold one */
+	f->ef_cap_buf[dir] = NULL;
+	f->ef_cap_size[dir] = 0;
 	if (md == NULL && (md = EVP_MD_CTX_new()) == NULL)
 		return;
 	f->ef_body_md[dir] = (struct evp_md_ctx_st *)md;
-	if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+	if (!EVP_DigestInit_ex(md, ev_md_sha256(), NULL)) {
 		EVP_MD_CTX_free(md);
 		f->ef_body_md[dir] = NULL;
 	}
@@ -661,6 +685,8 @@ ev_request_headers(struct ev_flow *f, const struct http1_head *h)
 {
 	struct ev_enc *e;
 
+	ev_body_pending(f, 0);
+	ev_body_pending(f, 1);
 	f->ef_stream++;
 	ev_body_reset(f, 0);
 	if (ev_off(f))
@@ -680,6 +706,7 @@ ev_response_headers(struct ev_flow *f, const struct http1_head *h)
 {
 	struct ev_enc *e;
 
+	ev_body_pending(f, 1);
 	ev_body_reset(f, 1);
 	if (ev_off(f))
 		return;
@@ -717,19 +744,20 @@ ev_body_digest(struct ev_enc *e, struct ev_flow *f, int dir)
 }
 
 /*
- * The captured part of this chunk, base64: the first ef_capture_left
- * bytes of what is left to capture, as much as the event has room for.
- * Capture is contiguous from the start of the body, so a chunk that
- * cannot carry all it should ends the capture of this body.
+ * The captured bytes of this chunk, base64: those kept since the last
+ * chunk event, as much as the event has room for (a capture of
+ * CONF_CAPTURE_MAX_KIB always fits). Capture is contiguous from the start
+ * of the body, so a chunk that cannot carry all it should ends the
+ * capture of this body.
  */
 static void
-ev_capture_chunk(struct ev_enc *e, struct ev_flow *f, int dir,
-    const void *p, size_t n)
+ev_capture_chunk(struct ev_enc *e, struct ev_flow *f, int dir)
 {
 	static const char key[] = ",\"capture_b64\":\"\"";
 	size_t	 want, room, take;
 
-	want = MIN(n, (size_t)f->ef_capture_left[dir]);
+	want = f->ef_cap_len[dir];
+	f->ef_cap_len[dir] = 0;
 	if (want == 0)
 		return;
 	room = e->ee_lim - e->ee_len;
@@ -738,55 +766,114 @@ ev_capture_chunk(struct ev_enc *e, struct ev_flow *f, int dir,
 	if (take < want) {
 		e->ee_trunc = 1;
 		f->ef_capture_left[dir] = 0;
-	} else
-		f->ef_capture_left[dir] -= (uint32_t)take;
+	}
 	if (take == 0)
 		return;
 	ev_puts(e, ",\"capture_b64\":\"");
 	/* room was checked: 4 * ceil(take / 3) + NUL fits */
 	e->ee_len += (size_t)EVP_EncodeBlock((unsigned char *)e->ee_buf +
-	    e->ee_len, p, (int)take);
+	    e->ee_len, f->ef_cap_buf[dir], (int)take);
 	ev_put(e, "\"", 1);
 }
 
+/* Keep the captured part of n body bytes at p until their chunk event. */
+static void
+ev_capture_keep(struct ev_flow *f, int dir, const void *p, size_t n)
+{
+	size_t	 want, need;
+	uint8_t	*nb;
+
+	want = MIN(n, (size_t)f->ef_capture_left[dir]);
+	if (want == 0)
+		return;
+	/* room for the rest of this body's capture, once */
+	need = (size_t)f->ef_cap_len[dir] + f->ef_capture_left[dir];
+	if (need > f->ef_cap_size[dir]) {
+		if ((nb = realloc(f->ef_cap_buf[dir], need)) == NULL) {
+			f->ef_capture_left[dir] = 0;	/* capture ends */
+			return;
+		}
+		f->ef_cap_buf[dir] = nb;
+		f->ef_cap_size[dir] = (uint32_t)need;
+	}
+	memcpy(f->ef_cap_buf[dir] + f->ef_cap_len[dir], p, want);
+	f->ef_cap_len[dir] += (uint32_t)want;
+	f->ef_capture_left[dir] -= (uint32_t)want;
+}
+
+/* One chunk event: the bytes not yet reported, from ef_body_sent on. */
+static void
+ev_body_emit(struct ev_flow *f, int dir, int last)
+{
+	struct ev_enc	*e;
+	uint64_t	 offset = f->ef_body_sent[dir];
+
+	f->ef_body_sent[dir] = f->ef_body_len[dir];
+	if (ev_off(f)) {
+		f->ef_cap_len[dir] = 0;
+		if (last)
+			ev_body_reset(f, dir);
+		return;
+	}
+	e = ev_begin(f, dir ? "response_body_chunk" : "request_body_chunk");
+	ev_uint(e, "stream", f->ef_stream);
+	ev_uint(e, "offset", offset);
+	ev_uint(e, "size", f->ef_body_len[dir] - offset);
+	ev_bool(e, "last", last);
+	if (last) {
+		ev_uint(e, "body_size", f->ef_body_len[dir]);
+		ev_body_digest(e, f, dir);
+	}
+	ev_capture_chunk(e, f, dir);
+	ev_emit(f, e);
+	if (last)
+		ev_body_reset(f, dir);
+	else
+		f->ef_body_when[dir] = util_now_usec();
+}
+
+/* Bytes of a body not reported yet go out before what ends it. */
+static void
+ev_body_pending(struct ev_flow *f, int dir)
+{
+	if (f->ef_body_len[dir] > f->ef_body_sent[dir])
+		ev_body_emit(f, dir, 0);
+}
+
+/*
+ * Coalescing: the bytes of the calls add up, and one chunk event reports
+ * them when EV_CHUNK_BYTES wait, when a call comes EV_CHUNK_USEC after the
+ * body's first bytes or its previous event, and at the end.
+ */
 void
 ev_body_chunk(struct ev_flow *f, int response, const void *p, size_t n,
     int last)
 {
-	struct ev_enc	*e;
 	int		 dir = response ? 1 : 0;
-	uint64_t	 offset;
+	uint64_t	 pending;
 
 	if (f->ef_body_md[dir] == NULL && f->ef_body_len[dir] == 0)
 		ev_body_reset(f, dir);	/* a body without a head event */
-	offset = f->ef_body_len[dir];
-	if (offset == 0)	/* the capture size in force when it starts */
+	if (f->ef_body_len[dir] == 0) {
+		/* the capture size in force when it starts */
 		f->ef_capture_left[dir] = ev_capture;
+		f->ef_body_when[dir] = util_now_usec();
+	}
 	f->ef_body_len[dir] += n;
 	if (n > 0 && f->ef_body_md[dir] != NULL &&
 	    !EVP_DigestUpdate((EVP_MD_CTX *)f->ef_body_md[dir], p, n)) {
 		EVP_MD_CTX_free((EVP_MD_CTX *)f->ef_body_md[dir]);
 		f->ef_body_md[dir] = NULL;
 	}
-	if (ev_off(f)) {
-		if (last)
-			ev_body_reset(f, dir);
-		return;
+	if (n > 0)
+		ev_capture_keep(f, dir, p, n);
+	if (!last) {
+		pending = f->ef_body_len[dir] - f->ef_body_sent[dir];
+		if (pending == 0 || (pending < EV_CHUNK_BYTES &&
+		    util_now_usec() - f->ef_body_when[dir] < EV_CHUNK_USEC))
+			return;
 	}
-	e = ev_begin(f, response ? "response_body_chunk" :
-	    "request_body_chunk");
-	ev_uint(e, "stream", f->ef_stream);
-	ev_uint(e, "offset", offset);
-	ev_uint(e, "size", n);
-	ev_bool(e, "last", last);
-	if (last) {
-		ev_uint(e, "body_size", f->ef_body_len[dir]);
-		ev_body_digest(e, f, dir);
-	}
-	ev_capture_chunk(e, f, dir, p, n);
-	ev_emit(f, e);
-	if (last)
-		ev_body_reset(f, dir);
+	ev_body_emit(f, dir, last);
 }
 
 void
@@ -795,6 +882,8 @@ ev_stream_closed(struct ev_flow *f, const char *reason, uint64_t bytes_in,
 {
 	struct ev_enc *e;
 
+	ev_body_pending(f, 0);
+	ev_body_pending(f, 1);
 	if (ev_off(f))
 		return;
 	e = ev_begin(f, "stream_closed");

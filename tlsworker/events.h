@@ -45,6 +45,14 @@ struct ev_flow {
 	uint64_t	 ef_body_len[2];	/* 0 request, 1 response */
 	struct evp_md_ctx_st *ef_body_md[2];
 	uint32_t	 ef_capture_left[2];	/* bytes still to capture */
+	/* coalescing: bytes of the body already in a chunk event, when
+	 * the last one went (or the body began), and the captured bytes
+	 * of the bytes not yet reported */
+	uint64_t	 ef_body_sent[2];
+	uint64_t	 ef_body_when[2];	/* monotonic usec */
+	uint8_t		*ef_cap_buf[2];
+	uint32_t	 ef_cap_len[2];
+	uint32_t	 ef_cap_size[2];
 };
 
 /* The channel to webui; NULL turns every event off. Set by main.c. */
@@ -77,7 +85,12 @@ void	ev_request_headers(struct ev_flow *, const struct http1_head *);
 void	ev_response_headers(struct ev_flow *, const struct http1_head *);
 /* Body bytes as they are forwarded, unchanged; last = 1 on the final
  * call of that body (may carry 0 bytes): it carries the total size and
- * the SHA-256 of the body. */
+ * the SHA-256 of the body. Calls are coalesced: a chunk event goes out
+ * once EV_CHUNK_BYTES are waiting, at the first call EV_CHUNK_USEC after
+ * the body's previous event, at the end of the body, and before the
+ * flow's next head or its stream_closed (mitmd-events(5)). */
+#define EV_CHUNK_BYTES	((uint64_t)1024 * 1024)
+#define EV_CHUNK_USEC	1000000ULL
 void	ev_body_chunk(struct ev_flow *, int response, const void *, size_t,
 	    int last);
 /* Last event of a flow. reason: "closed", "client_eof", "upstream_eof",

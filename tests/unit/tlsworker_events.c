@@ -120,7 +120,7 @@ test_common(void)
 	addr_parse_ip("192.0.2.7", &a);
 	a.a_port = 40001;
 	ev_flow_init(&f, 1234567890123ULL, &a);
-	ev_connect_received(&f, "CONNECT");
+	ev_connect_received(&f, "CONNECT", "explicit");
 	CHECK(next_event() == 0 && ev.we_type == WEV_CONNECT_RECEIVED,
 	    "connect_received is valid");
 	CHECK(ev.we_flow == 1234567890123LL && ev.we_seq == 0,
@@ -294,33 +294,68 @@ test_bodies(void)
 	ev_flow_init(&f, 5, NULL);
 	ev_set_target(&f, "b.test", 443);
 	ev_body_chunk(&f, 1, hello, 5, 0);
-	CHECK(next_event() == 0 && ev.we_type == WEV_RESPONSE_BODY &&
-	    ev.we_offset == 0 && ev.we_size == 5 && ev.we_last == 0 &&
-	    ev.we_body_size == -1, "a chunk: offset, size, not last");
-	CHECK(ev.we_cap_len != 0 && (n = wev_b64_decode(text +
-	    ev.we_capv_off, ev.we_capv_len, back, sizeof(back))) == 5 &&
-	    memcmp(back, "hello", 5) == 0, "captured bytes of the chunk");
+	CHECK(nothing_queued(), "a small piece waits for more");
 	ev_body_chunk(&f, 1, hello + 5, 6, 1);
-	CHECK(next_event() == 0 && ev.we_offset == 5 && ev.we_last == 1 &&
-	    ev.we_body_size == 11 && has(sha), "last chunk: size and SHA-256");
+	CHECK(next_event() == 0 && ev.we_type == WEV_RESPONSE_BODY &&
+	    ev.we_offset == 0 && ev.we_size == 11 && ev.we_last == 1 &&
+	    ev.we_body_size == 11 && has(sha),
+	    "the pieces coalesced: one last chunk, size and SHA-256");
+	CHECK(ev.we_cap_len != 0 && (n = wev_b64_decode(text +
+	    ev.we_capv_off, ev.we_capv_len, back, sizeof(back))) == 11 &&
+	    memcmp(back, hello, 11) == 0, "captured bytes of both pieces");
 	ev_body_chunk(&f, 0, NULL, 0, 1);
 	CHECK(next_event() == 0 && ev.we_type == WEV_REQUEST_BODY &&
 	    ev.we_body_size == 0 && has("\"body_sha256\":\"e3b0c44298fc1c14"
 	    "9afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"") &&
 	    ev.we_cap_len == 0, "an empty body: SHA-256 of nothing");
 	ev_body_chunk(&f, 1, big, sizeof(big), 0);
+	ev_body_chunk(&f, 1, big, sizeof(big), 1);
 	CHECK(next_event() == 0 && (n = wev_b64_decode(text +
 	    ev.we_capv_off, ev.we_capv_len, back, sizeof(back))) == 1024 &&
-	    memcmp(back, big, 1024) == 0,
-	    "a new body: capture again, 1 KiB of it");
-	ev_body_chunk(&f, 1, big, sizeof(big), 1);
-	CHECK(next_event() == 0 && ev.we_cap_len == 0 &&
-	    ev.we_body_size == 3000, "capture stops at its size");
+	    memcmp(back, big, 1024) == 0 && ev.we_body_size == 3000 &&
+	    ev.we_size == 3000,
+	    "a new body: capture again, 1 KiB of it, then it stops");
 	ev_set_capture(0);
 	ev_body_chunk(&f, 1, hello, 5, 1);
 	CHECK(next_event() == 0 && ev.we_cap_len == 0 &&
 	    ev.we_body_size == 5, "capture off: no capture_b64");
-	CHECK(ev.we_seq == 5, "seq 5");
+	CHECK(ev.we_seq == 3, "seq 3");
+	ev_flow_free(&f);
+}
+
+/* Pieces add up to EV_CHUNK_BYTES before a chunk event goes; what waits
+ * goes before the flow's stream_closed. */
+static void
+test_coalescing(void)
+{
+	static uint8_t	 piece[16384], back[2048];
+	struct ev_flow	 f;
+	uint64_t	 i;
+	ssize_t		 n;
+
+	memset(piece, 'p', sizeof(piece));
+	ev_set_capture(1);
+	ev_flow_init(&f, 8, NULL);
+	ev_set_target(&f, "c.test", 443);
+	for (i = 0; i + sizeof(piece) < EV_CHUNK_BYTES; i += sizeof(piece))
+		ev_body_chunk(&f, 1, piece, sizeof(piece), 0);
+	CHECK(nothing_queued(), "below EV_CHUNK_BYTES: nothing yet");
+	ev_body_chunk(&f, 1, piece, sizeof(piece), 0);
+	CHECK(next_event() == 0 && ev.we_offset == 0 &&
+	    ev.we_size == (int64_t)EV_CHUNK_BYTES && ev.we_last == 0 &&
+	    (n = wev_b64_decode(text + ev.we_capv_off, ev.we_capv_len, back,
+	    sizeof(back))) == 1024, "one chunk of EV_CHUNK_BYTES, not last, "
+	    "with the capture");
+	ev_body_chunk(&f, 1, piece, 100, 0);
+	CHECK(nothing_queued(), "the next bytes wait");
+	ev_stream_closed(&f, "upstream_eof", 1, 2);
+	CHECK(next_event() == 0 && ev.we_type == WEV_RESPONSE_BODY &&
+	    ev.we_offset == (int64_t)EV_CHUNK_BYTES && ev.we_size == 100 &&
+	    ev.we_last == 0 && ev.we_cap_len == 0 && ev.we_seq == 1,
+	    "what waited goes before stream_closed");
+	CHECK(next_event() == 0 && ev.we_type == WEV_STREAM_CLOSED &&
+	    ev.we_seq == 2, "then stream_closed");
+	ev_set_capture(0);
 	ev_flow_free(&f);
 }
 
@@ -366,7 +401,7 @@ test_no_sink(void)
 
 	ev_set_sink(NULL);
 	ev_flow_init(&f, 7, NULL);
-	ev_connect_received(&f, "CONNECT");
+	ev_connect_received(&f, "CONNECT", "explicit");
 	ev_body_chunk(&f, 0, "abc", 3, 1);
 	CHECK(nothing_queued(), "no sink: nothing sent");
 	ev_set_sink(chan);
@@ -405,6 +440,7 @@ main(void)
 	test_response();
 	test_truncation();
 	test_bodies();
+	test_coalescing();
 	test_origin_form();
 	test_no_sink();
 	CHECK(nothing_queued(), "nothing left over");

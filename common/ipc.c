@@ -135,6 +135,12 @@ ipc_chan_peer(const struct ipc_chan *c)
 	return c->ic_peer;
 }
 
+struct event_base *
+ipc_chan_base(const struct ipc_chan *c)
+{
+	return event_get_base(c->ic_rev);
+}
+
 void
 ipc_chan_set_arg(struct ipc_chan *c, void *arg)
 {

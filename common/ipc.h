@@ -56,6 +56,9 @@ struct ipc_chan *ipc_chan_new(struct event_base *, int fd, enum role peer,
 void	ipc_chan_free(struct ipc_chan *);
 enum role ipc_chan_peer(const struct ipc_chan *);
 void	ipc_chan_set_arg(struct ipc_chan *, void *);
+/* The event base the channel runs on: for work deferred to the end of
+ * the loop's pass (the worker's batch of events). */
+struct event_base *ipc_chan_base(const struct ipc_chan *);
 size_t	ipc_chan_queued(const struct ipc_chan *);
 /* Try to write what is queued now, blocking; for the last words before
  * exit. */
@@ -151,7 +154,9 @@ int	ipc_send_blob(struct ipc_chan *, uint32_t type, uint32_t reqid,
 /* Copies the fixed header out and points at the blob. */
 int	ipc_get_blob(const struct ipc_msg *, uint32_t type, void *hdr,
 	    size_t hdrlen, const uint8_t **blob, size_t *bloblen);
-/* IMSG_EVENT: one JSON object, no newline. */
+/* IMSG_EVENT: one JSON object, or several separated by one newline each
+ * (no newline before the first or after the last), IPC_EVENT_MAX bytes
+ * in all. */
 int	ipc_send_event(struct ipc_chan *, const char *json, size_t len);
 
 #endif

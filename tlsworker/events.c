@@ -1,8 +1,9 @@
 /*
  * Events, schema v1: the encoder behind tlsworker/events.h. Each call
  * encodes one JSON object into a static buffer (one event loop, no
- * threads, so one buffer serves every flow) and queues it to webui with
- * ipc_send_event(); the schema is mitmd-events(5).
+ * threads, so one buffer serves every flow) and adds it to the batch of
+ * this pass of the event loop, which goes to webui as one IMSG_EVENT
+ * (ev_queue); the schema is mitmd-events(5).
  *
  * Why not jansson: the worker would build a tree of small allocations
  * per event (a head of 100 fields is ~300 of them) only to print it, and
@@ -37,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <openssl/evp.h>
 
 #include "common/ipc.h"
@@ -71,6 +73,12 @@ struct ev_enc {
 };
 
 static struct ipc_chan	*ev_sink;
+/* Events waiting for the end of the event loop's pass, newline between
+ * them: one IMSG_EVENT for all (see ev_queue). */
+static char		 ev_batch[IPC_EVENT_MAX];
+static size_t		 ev_batch_len;
+static uint32_t		 ev_batch_n;
+static struct event	*ev_flush_ev;
 static uint32_t		 ev_capture;	/* bytes of each body */
 static struct ev_enc	 ev_enc;
 static uint64_t		 ev_lost;	/* events webui did not get */
@@ -81,10 +89,80 @@ static const char ev_hex[] = "0123456789abcdef";
 
 static void	ev_body_pending(struct ev_flow *, int);
 
+static void	ev_log_lost(void);
+
+/* Send the batch now: one message, whatever the number of events. */
+void
+ev_flush(void)
+{
+	if (ev_batch_n == 0)
+		return;
+	if (ev_sink == NULL ||
+	    ipc_send_event(ev_sink, ev_batch, ev_batch_len) == -1) {
+		ev_lost += ev_batch_n;
+		ev_log_lost();
+	}
+	ev_batch_len = 0;
+	ev_batch_n = 0;
+}
+
+static void
+ev_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	ev_flush();
+}
+
+/* The worker exits with exit(): the batch of its last pass goes first. */
+static void
+ev_flush_atexit(void)
+{
+	ev_flush();
+}
+
+/*
+ * A channel replaced by a new one is gone already: the batch goes to
+ * the new one. No channel: the events waiting are lost.
+ */
 void
 ev_set_sink(struct ipc_chan *c)
 {
 	ev_sink = c;
+	if (c == NULL) {
+		ev_flush();	/* counts them lost */
+		return;
+	}
+	if (ev_flush_ev == NULL) {
+		ev_flush_ev = event_new(ipc_chan_base(c), -1, 0, ev_flush_cb,
+		    NULL);
+		if (ev_flush_ev != NULL && atexit(ev_flush_atexit) != 0)
+			log_warnx("events: cannot flush at exit");
+	}
+}
+
+/*
+ * Queue one event: it goes with the others of this pass of the event
+ * loop, in one message sent once the pass's callbacks are done (an
+ * active event runs after those already active), or sooner when the
+ * next one would not fit. Order is kept: one queue, one channel.
+ */
+static void
+ev_queue(const char *p, size_t n)
+{
+	if (ev_batch_n > 0 && ev_batch_len + 1 + n > sizeof(ev_batch))
+		ev_flush();
+	if (ev_batch_n > 0)
+		ev_batch[ev_batch_len++] = '\n';
+	memcpy(ev_batch + ev_batch_len, p, n);
+	ev_batch_len += n;
+	if (ev_batch_n++ > 0)
+		return;
+	if (ev_flush_ev != NULL)
+		event_active(ev_flush_ev, EV_TIMEOUT, 0);
+	else
+		ev_flush();
 }
 
 void
@@ -439,10 +517,7 @@ ev_emit(struct ev_flow *f, struct ev_enc *e)
 		ev_put_tail(e, ",\"truncated\":true");
 	ev_put_tail(e, "}");
 	f->ef_seq++;
-	if (ipc_send_event(ev_sink, e->ee_buf, e->ee_len) == -1) {
-		ev_lost++;
-		ev_log_lost();
-	}
+	ev_queue(e->ee_buf, e->ee_len);
 }
 
 /* --- one function per event type --------------------------------------- */

@@ -2,8 +2,8 @@
  * Events, schema v1 (DESIGN.md; written down in mitmd-events(5)). The
  * worker's connection code calls one function per event at the point where
  * the thing happens; each function encodes the event once, as one JSON
- * object, and sends it to webui (IMSG_EVENT), which writes the sinks and
- * the flow store. Nothing is encoded when no webui channel exists.
+ * object, and queues it for webui (IMSG_EVENT, several events a
+ * message), which writes the sinks and the flow store. Nothing is encoded when no webui channel exists.
  *
  * Every event carries v, type, flow_id, seq (per flow, from 0, no gaps),
  * ts (RFC 3339 with microseconds), client_addr, server_host, server_port,
@@ -57,6 +57,9 @@ struct ev_flow {
 
 /* The channel to webui; NULL turns every event off. Set by main.c. */
 void	ev_set_sink(struct ipc_chan *);
+/* Events are sent in batches, at the end of each pass of the event loop
+ * (and at exit); this sends what waits now. */
+void	ev_flush(void);
 /* Bytes of each body to capture (conf cg_capture_max KiB). */
 void	ev_set_capture(uint32_t kib);
 

@@ -3,7 +3,8 @@
  * gives us one channel per worker (IMSG_PEER, ip_role ROLE_TLSWORKER,
  * ip_index the worker's number); a respawned worker's new channel
  * replaces the old one. On it come IMSG_EVENT messages only (the IPC
- * rules refuse anything else from a worker), each one JSON object.
+ * rules refuse anything else from a worker), each one JSON object or
+ * several, a newline between two.
  *
  * An event is checked whole before anything is written (evparse.c): a
  * worker parses network bytes and may have been taken over, and a sink
@@ -88,7 +89,30 @@ webui_worker_dispatch(struct ipc_chan *c, struct ipc_msg *m, void *arg)
 		    imsg_name(m->im_hdr.ih_type));
 		return;
 	}
-	(void)webui_event(wu, (const char *)m->im_data, m->im_hdr.ih_len);
+	webui_events(wu, (const char *)m->im_data, m->im_hdr.ih_len);
+}
+
+/*
+ * A message holds one event or several, a newline between two (a worker
+ * batches those of one pass of its event loop). Each is checked and
+ * handled on its own, in order: one refused does not cost the others.
+ * An empty piece (two newlines, one at either end) is refused too.
+ */
+void
+webui_events(struct webui *wu, const char *text, size_t len)
+{
+	const char	*nl;
+	size_t		 n;
+
+	for (;;) {
+		nl = memchr(text, '\n', len);
+		n = nl != NULL ? (size_t)(nl - text) : len;
+		(void)webui_event(wu, text, n);
+		if (nl == NULL)
+			return;
+		text += n + 1;
+		len -= n + 1;
+	}
 }
 
 /* The worker died (EOF) or sent something the IPC rules refuse: its

@@ -201,6 +201,8 @@ void	webui_peers_free(struct webui *);
 /* One event from a worker: check it, then the sinks and the store. 0 or
  * -1 (refused, counted and logged). */
 int	webui_event(struct webui *, const char *, size_t);
+/* An IMSG_EVENT: events a newline apart, each through webui_event(). */
+void	webui_events(struct webui *, const char *, size_t);
 
 /* sink.c: kind is enum conf_sink_kind; takes fd. */
 int	sink_add(struct webui *, uint32_t kind, int fd);

@@ -167,10 +167,12 @@ def test_fake_bad_events_refused(fake, tmp_path):
     w = m.worker(0)
     good = E.make_flow(5000)
     m.event(w, good[0])
-    # a worker trying to forge a second line, and other garbage
+    # a message holds events a newline apart, each checked on its own:
+    # a line cut short cannot run on into the next, and an event for
+    # another flow is refused like any other bad one
     forged = json.dumps(good[1], separators=(",", ":"))[:-1] + \
-        ',"x":1}\n{"v":1,"type":"stream_closed","flow_id":1,"seq":0}'
-    for bad in (forged.encode(), b"not json", b'{"v":2}',
+        ',"x":1\n{"v":1,"type":"stream_closed","flow_id":1,"seq":0}'
+    for bad in (forged.encode(), b"not json", b'{"v":2}', b"\n\n",
                 b'{"v":1,"type":"x","flow_id":1,"seq":0,"ts":"t"}',
                 json.dumps(good[1]).encode()[:-1],
                 b'{"v":1,"type":"stream_closed","flow_id":1,"seq":0,'

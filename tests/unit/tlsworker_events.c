@@ -55,24 +55,40 @@ nodispatch(struct ipc_chan *c, struct ipc_msg *m, void *arg)
 	(void)arg;
 }
 
-/* The next event off the channel, checked by webui's parser; 0 or -1
- * (nothing came, or webui would refuse it). */
+/*
+ * The next event off the channel, checked by webui's parser; 0 or -1
+ * (nothing came, or webui would refuse it). The worker batches: what it
+ * queued goes now (ev_flush), and one message may hold several events,
+ * a newline between two, handed out one by one.
+ */
 static int
 next_event(void)
 {
 	static uint8_t	 buf[T_BUF];
+	static size_t	 mlen, moff;	/* the message being handed out */
 	struct ipc_hdr	 h;
-	const char	*why = NULL;
+	const char	*why = NULL, *p, *nl;
 	ssize_t		 n;
 
-	n = recv(peer, buf, sizeof(buf), MSG_DONTWAIT);
-	if (n < (ssize_t)sizeof(h))
-		return (-1);
-	memcpy(&h, buf, sizeof(h));
-	if (h.ih_type != IMSG_EVENT || h.ih_len != n - sizeof(h))
-		return (-1);
-	textlen = h.ih_len;
-	memcpy(text, buf + sizeof(h), textlen);
+	if (moff >= mlen) {
+		ev_flush();
+		n = recv(peer, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < (ssize_t)sizeof(h))
+			return (-1);
+		memcpy(&h, buf, sizeof(h));
+		if (h.ih_type != IMSG_EVENT || h.ih_len != n - sizeof(h) ||
+		    h.ih_len > IPC_EVENT_MAX)
+			return (-1);
+		mlen = sizeof(h) + h.ih_len;
+		moff = sizeof(h);
+	}
+	p = (const char *)buf + moff;
+	nl = memchr(p, '\n', mlen - moff);
+	textlen = nl != NULL ? (size_t)(nl - p) : mlen - moff;
+	moff += textlen + (nl != NULL ? 1 : 0);
+	if (nl != NULL && moff >= mlen)
+		return (-1);	/* a newline at the end: webui refuses "" */
+	memcpy(text, p, textlen);
 	text[textlen] = '\0';
 	if (dump != NULL)
 		fprintf(dump, "%s\n", text);
@@ -83,12 +99,15 @@ next_event(void)
 	return (0);
 }
 
+/* Nothing queued, nothing sent, nothing left of the last message. */
 static int
 nothing_queued(void)
 {
 	char	 b[1];
 
-	return (recv(peer, b, sizeof(b), MSG_DONTWAIT) == -1);
+	ev_flush();
+	return (recv(peer, b, sizeof(b), MSG_DONTWAIT) == -1 &&
+	    next_event() == -1);
 }
 
 static int
@@ -394,6 +413,44 @@ test_origin_form(void)
 	ev_flow_free(&f);
 }
 
+/* The events of one pass of the event loop go as one message, in order;
+ * a batch past IPC_EVENT_MAX goes in several. */
+static void
+test_batch(void)
+{
+	static uint8_t	 buf[T_BUF];
+	struct ev_flow	 f;
+	ssize_t		 n;
+	int		 i, lines, ok;
+
+	ev_flow_init(&f, 9, NULL);
+	ev_connect_received(&f, "CONNECT", "explicit");
+	ev_connect_decision(&f, "tunnel", 0, 0);
+	ev_stream_closed(&f, "closed", 1, 1);
+	/* the deferred flush runs at the end of the loop's pass */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	n = recv(peer, buf, sizeof(buf), MSG_DONTWAIT);
+	for (i = (int)sizeof(struct ipc_hdr), lines = 1; i < n; i++)
+		lines += buf[i] == '\n';
+	CHECK(n > 0 && lines == 3, "three events, one message (%d)", lines);
+	CHECK(nothing_queued(), "and nothing more");
+	ev_flow_free(&f);
+
+	ev_flow_init(&f, 10, NULL);
+	ev_set_target(&f, "batch.test", 443);
+	for (i = 0; i < 200; i++)
+		ev_tls_failed(&f, TLS_SIDE_CLIENT, TLSF_OTHER,
+		    "0123456789012345678901234567890123456789012345678901234"
+		    "5678901234567890123456789012345678901234567890123456789"
+		    "0123456789012345678901234567890123456789012345678901234"
+		    "5678901234567890123456789012345678901234567890123456789");
+	for (i = 0, ok = 1; i < 200 && ok; i++)
+		ok = next_event() == 0 && ev.we_seq == i;
+	CHECK(ok, "200 events past one message: all, in order (%d)", i);
+	CHECK(nothing_queued(), "and nothing more");
+	ev_flow_free(&f);
+}
+
 static void
 test_no_sink(void)
 {
@@ -442,6 +499,7 @@ main(void)
 	test_bodies();
 	test_coalescing();
 	test_origin_form();
+	test_batch();
 	test_no_sink();
 	CHECK(nothing_queued(), "nothing left over");
 

@@ -158,6 +158,25 @@ test_file_and_socket(void)
 	    "\"last\":false}\n");
 	memcpy(want + wlen, ev, n);
 	wlen += n;
+	/* a batch: each event on its own, a refused one costs no other */
+	{
+		static char	 batch[3 * 256];
+		size_t		 bl, k;
+
+		bl = make_ev(batch, 256, 200, 5);
+		k = bl;
+		batch[bl++] = '\n';
+		memcpy(batch + bl, "{\"v\":1}\n", 8);
+		bl += 8;
+		bl += make_ev(batch + bl, 256, 201, 7);
+		webui_events(&wu, batch, bl);
+		memcpy(want + wlen, batch, k + 1);
+		wlen += k + 1;
+		memcpy(want + wlen, batch + k + 9, bl - k - 9);
+		wlen += bl - k - 9;
+		want[wlen++] = '\n';
+		webui_events(&wu, "\n", 1);	/* two empty events: refused */
+	}
 	/* refused events reach no sink */
 	webui_event(&wu, "{\"v\":1}", 7);
 	run_loop(100);

@@ -130,6 +130,9 @@ check: deps
 bench: deps all
 	@tests/bench/run.sh
 
+bench-memory: deps all
+	@tests/bench/memory.sh
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--std=c11 -I. --inline-suppr \
@@ -152,6 +155,6 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps run check bench lint tidy format install clean unit-bins fuzz-bins
+.PHONY: all deps run check bench bench-memory lint tidy format install clean unit-bins fuzz-bins
 .DELETE_ON_ERROR:
 .SECONDARY:

@@ -43,6 +43,10 @@
 #define CONF_DEF_KEEP_DAYS	7
 #define CONF_CIPHERS_MAX	512
 #define CONF_CAPTURE_MAX_KIB	32    /* a captured body fits one message */
+/* fds one worker connection may hold (client, upstream, two pipes), and
+ * what a worker keeps beyond them */
+#define CONF_FDS_PER_CONN	6
+#define CONF_FDS_RESERVE	64
 
 enum conf_action {
 	ACTION_BLOCK = 1,

@@ -78,6 +78,26 @@ setup_paths(struct mitmd_conf *c)
  * fds per relayed connection. The soft limit stays; each child sets its
  * own.
  */
+/* A hard fd limit we cannot raise (a container without
+ * CAP_SYS_RESOURCE): say what it costs when workers would want more. */
+static void
+setup_rlimit_short(const struct rlimit *rl, unsigned long nr_open)
+{
+	uint64_t want = (uint64_t)master->m_conf->mc_global.cg_max_conns *
+	    CONF_FDS_PER_CONN + CONF_FDS_RESERVE;
+
+	if (rl->rlim_max == RLIM_INFINITY || want <= rl->rlim_max) {
+		log_debug("cannot raise the fd limit to %lu", nr_open);
+		return;
+	}
+	log_warnx("cannot raise the open-file limit from %llu to %lu (%s): "
+	    "a worker may hold fewer than the %u connections of 'limit "
+	    "connections', about %llu intercepted ones",
+	    (unsigned long long)rl->rlim_max, nr_open, strerror(errno),
+	    master->m_conf->mc_global.cg_max_conns,
+	    (unsigned long long)(rl->rlim_max / 2));
+}
+
 void
 setup_rlimits(void)
 {
@@ -100,8 +120,9 @@ setup_rlimits(void)
 	}
 	if (nr_open > rl.rlim_max) {
 		rl.rlim_max = nr_open;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_debug("cannot raise the fd limit to %lu", nr_open);
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 &&
+		    getrlimit(RLIMIT_NOFILE, &rl) == 0)
+			setup_rlimit_short(&rl, nr_open);
 	}
 }
 

@@ -45,6 +45,7 @@ static uint64_t		 sess_hits, sess_misses;
 
 static struct ticket_keys tk_cur, tk_prev;
 static int		 tk_have_cur, tk_have_prev;
+static EVP_CIPHER	*tk_cipher;	/* fetched once, not per ticket */
 
 static void
 sess_key_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
@@ -171,14 +172,14 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	const struct ticket_keys *k;
 
 	(void)ssl;
-	if (!tk_have_cur)
+	if (!tk_have_cur || tk_cipher == NULL)
 		return 0;	/* no ticket yet; master sends keys first */
 	if (enc) {
 		k = &tk_cur;
 		memcpy(name, k->tk_name, sizeof(k->tk_name));
-		if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1 ||
-		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL,
-		    k->tk_aes, iv) != 1 || ticket_mac_init(hctx, k) == -1)
+		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(tk_cipher)) != 1 ||
+		    EVP_EncryptInit_ex(cctx, tk_cipher, NULL, k->tk_aes,
+		    iv) != 1 || ticket_mac_init(hctx, k) == -1)
 			return -1;
 		return 1;
 	}
@@ -190,7 +191,7 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	else
 		return 0;
 	if (ticket_mac_init(hctx, k) == -1 || EVP_DecryptInit_ex(cctx,
-	    EVP_aes_256_cbc(), NULL, k->tk_aes, iv) != 1)
+	    tk_cipher, NULL, k->tk_aes, iv) != 1)
 		return -1;
 	return k == &tk_prev ? 2 : 1;
 }
@@ -201,6 +202,9 @@ tls_sess_ctx(SSL_CTX *ctx, int server)
 	if (sess_idx == -1)
 		sess_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL,
 		    sess_key_free);
+	if (tk_cipher == NULL && (tk_cipher = EVP_CIPHER_fetch(NULL,
+	    "AES-256-CBC", NULL)) == NULL)
+		log_warnx("AES-256-CBC unavailable: no session tickets");
 	if (server) {
 		/* One ticket per full handshake is enough for a proxy's
 		 * clients, and each costs an encryption and a write. */

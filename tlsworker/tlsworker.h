@@ -53,8 +53,8 @@ struct ssl_st;
 #define TW_LINGER_SEC	 5
 #define TW_LINGER_BYTES	 ((size_t)1024 * 1024)
 /* fds one connection may hold: client, upstream, two pipes. */
-#define TW_FDS_PER_CONN	 6
-#define TW_FDS_RESERVE	 64
+#define TW_FDS_PER_CONN	 CONF_FDS_PER_CONN
+#define TW_FDS_RESERVE	 CONF_FDS_RESERVE
 #define TW_TARGET_MAX	 (HTTP1_HOST_MAX + sizeof("[]:65535"))
 #define TW_USEC		 1000000ULL
 

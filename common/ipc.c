@@ -51,6 +51,13 @@ struct ipc_chan {
 };
 
 static enum role ipc_self = ROLE_NONE;
+/*
+ * Our pid, for the header of every message, looked up at the first one:
+ * getpid() was a syscall per message. A process forks only to exec
+ * (master/proc.c: the child execs without sending; daemonize() forks
+ * before any channel exists), so the pid cached is always the sender's.
+ */
+static pid_t ipc_pid;
 /* One receive buffer per process: dispatch runs before the next recv. */
 static uint8_t ipc_rbuf[IPC_BUFSZ + 1] __attribute__((aligned(16)));
 
@@ -206,7 +213,9 @@ ipc_out_new(uint32_t type, uint32_t reqid, int fd, const void *data,
 	h.ih_type = type;
 	h.ih_len = (uint32_t)len;
 	h.ih_reqid = reqid;
-	h.ih_pid = (uint32_t)getpid();
+	if (ipc_pid == 0)
+		ipc_pid = getpid();
+	h.ih_pid = (uint32_t)ipc_pid;
 	memcpy(o->io_buf, &h, sizeof(h));
 	if (len)
 		memcpy(o->io_buf + sizeof(h), data, len);

@@ -180,6 +180,10 @@ ev_flow_init(struct ev_flow *f, uint64_t id, const struct addr *client)
 	f->ef_id = id;
 	if (client != NULL)
 		f->ef_client = *client;
+	/* formatted once: every event of the flow carries it */
+	if (f->ef_client.a_family != AF_UNSPEC)
+		addr_str(&f->ef_client, 1, f->ef_client_str,
+		    sizeof(f->ef_client_str));
 	f->ef_protocol = "tcp";
 }
 
@@ -407,15 +411,29 @@ ev_strn(struct ev_enc *e, const char *key, const char *s, size_t n)
 	ev_end_member(e, mark);
 }
 
+/* The decimal digits of v, at the end of buf (EV_NUM_MAX bytes, no NUL):
+ * where they begin. snprintf cost more than the rest of a member. */
+static char *
+ev_digits(char *buf, uint64_t v)
+{
+	char *p = buf + EV_NUM_MAX;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return p;
+}
+
 static void
 ev_uint(struct ev_enc *e, const char *key, uint64_t v)
 {
-	char	 num[EV_NUM_MAX];
+	char	 num[EV_NUM_MAX], *p;
 	size_t	 mark = ev_mark(e);
 
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+	p = ev_digits(num, v);
 	ev_key(e, key);
-	ev_puts(e, num);
+	ev_put(e, p, (size_t)(num + sizeof(num) - p));
 	ev_end_member(e, mark);
 }
 
@@ -439,21 +457,43 @@ ev_null(struct ev_enc *e, const char *key)
 	ev_end_member(e, mark);
 }
 
-/* "2026-11-22T03:40:01.123456Z" */
+/*
+ * "2026-11-22T03:40:01.123456Z". The part up to the seconds is formatted
+ * once a second (gmtime_r and strftime cost as much as the rest of an
+ * event), the microseconds each time.
+ */
 static void
 ev_timestamp(char *buf, size_t sz)
 {
+	static time_t	 last = (time_t)-1;
+	static char	 secs[EV_TS_MAX];
+	static size_t	 secslen;
 	uint64_t	 usec = util_wall_usec();
 	time_t		 sec = (time_t)(usec / 1000000);
+	unsigned	 frac = (unsigned)(usec % 1000000);
 	struct tm	 tm;
-	size_t		 n;
+	size_t		 i;
 
-	if (gmtime_r(&sec, &tm) == NULL ||
-	    (n = strftime(buf, sz, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+	if (sec != last) {
+		last = (time_t)-1;
+		if (gmtime_r(&sec, &tm) == NULL || (secslen = strftime(secs,
+		    sizeof(secs), "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+			util_strlcpy(buf, "1970-01-01T00:00:00.000000Z", sz);
+			return;
+		}
+		last = sec;
+	}
+	if (secslen + sizeof(".123456Z") > sz) {
 		util_strlcpy(buf, "1970-01-01T00:00:00.000000Z", sz);
 		return;
 	}
-	snprintf(buf + n, sz - n, ".%06uZ", (unsigned)(usec % 1000000));
+	memcpy(buf, secs, secslen);
+	buf[secslen] = '.';
+	for (i = 6; i > 0; i--) {
+		buf[secslen + i] = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	memcpy(buf + secslen + 7, "Z", 2);
 }
 
 /* The members every event has, in this order. */
@@ -461,7 +501,7 @@ static struct ev_enc *
 ev_begin(struct ev_flow *f, const char *type)
 {
 	struct ev_enc	*e = &ev_enc;
-	char		 ts[EV_TS_MAX], client[ADDR_STRLEN];
+	char		 ts[EV_TS_MAX];
 
 	e->ee_len = 0;
 	e->ee_lim = sizeof(e->ee_buf) - EV_TAIL_MAX;
@@ -473,11 +513,10 @@ ev_begin(struct ev_flow *f, const char *type)
 	ev_uint(e, "flow_id", f->ef_id);
 	ev_uint(e, "seq", f->ef_seq);
 	ev_str(e, "ts", ts);
-	if (f->ef_client.a_family == AF_UNSPEC)
+	if (f->ef_client_str[0] == '\0')
 		ev_null(e, "client_addr");
 	else
-		ev_str(e, "client_addr",
-		    addr_str(&f->ef_client, 1, client, sizeof(client)));
+		ev_str(e, "client_addr", f->ef_client_str);
 	if (f->ef_host[0] == '\0')
 		ev_null(e, "server_host");
 	else

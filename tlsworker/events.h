@@ -36,6 +36,7 @@ struct ev_flow {
 	uint32_t	 ef_seq;	/* seq of the next event */
 	uint32_t	 ef_stream;	/* exchange number on the connection */
 	struct addr	 ef_client;
+	char		 ef_client_str[ADDR_STRLEN];	/* "" when not known */
 	char		 ef_host[HOSTPAT_MAXLEN + 1];
 	uint16_t	 ef_port;
 	const char	*ef_protocol;	/* "tcp", "tls", "http/1.1" */

@@ -86,8 +86,7 @@ enum store_stmt {
 	S_BEGIN,
 	S_COMMIT,
 	S_ROLLBACK,
-	S_FLOW_NEW,
-	S_FLOW_COMMON,
+	S_FLOW,
 	S_EVENT,
 	S_CONNECT,
 	S_DECISION,
@@ -115,12 +114,17 @@ static const char *const store_sql[S_MAX] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
-	[S_FLOW_NEW] = "INSERT OR IGNORE INTO flows(flow_id, first_ts, "
-	    "last_ts) VALUES (?1, ?2, ?2)",
-	[S_FLOW_COMMON] = "UPDATE flows SET last_ts = max(last_ts, ?2), "
-	    "client = coalesce(?3, client), host = coalesce(?4, host), "
-	    "port = coalesce(?5, port), protocol = coalesce(?6, protocol), "
-	    "events = events + 1 WHERE flow_id = ?1",
+	/* one statement for both: the row made by the flow's first event,
+	 * or brought up to date; events says which (1: new) */
+	[S_FLOW] = "INSERT INTO flows(flow_id, first_ts, last_ts, client, "
+	    "host, port, protocol, events) VALUES (?1, ?2, ?2, ?3, ?4, ?5, "
+	    "?6, 1) ON CONFLICT(flow_id) DO UPDATE SET "
+	    "last_ts = max(last_ts, excluded.last_ts), "
+	    "client = coalesce(excluded.client, client), "
+	    "host = coalesce(excluded.host, host), "
+	    "port = coalesce(excluded.port, port), "
+	    "protocol = coalesce(excluded.protocol, protocol), "
+	    "events = events + 1 RETURNING events",
 	[S_EVENT] = "INSERT OR IGNORE INTO events(flow_id, seq, ts, type, "
 	    "json) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[S_CONNECT] = "UPDATE flows SET method = coalesce(method, ?2) "
@@ -419,21 +423,22 @@ store_begin(struct store *st)
 static void
 store_flow(struct store *st, const struct wev *ev)
 {
-	sqlite3_stmt *q = st->st_stmt[S_FLOW_NEW];
+	sqlite3_stmt *q = st->st_stmt[S_FLOW];
 
-	sqlite3_bind_int64(q, 1, ev->we_flow);
-	store_text(q, 2, ev->we_ts);
-	if (store_run(st, S_FLOW_NEW) == SQLITE_DONE &&
-	    sqlite3_changes(st->st_db) == 1)
-		st->st_nflows++;
-	q = st->st_stmt[S_FLOW_COMMON];
 	sqlite3_bind_int64(q, 1, ev->we_flow);
 	store_text(q, 2, ev->we_ts);
 	store_text(q, 3, ev->we_client);
 	store_text(q, 4, ev->we_host);
 	store_int(q, 5, ev->we_port);
 	store_text(q, 6, ev->we_protocol);
-	(void)store_run(st, S_FLOW_COMMON);
+	if (store_run(st, S_FLOW) != SQLITE_ROW)
+		return;
+	if (sqlite3_column_int64(q, 0) == 1)
+		st->st_nflows++;
+	/* the statement's one row is read: run it to its end */
+	if (sqlite3_step(q) != SQLITE_DONE)
+		store_warn(st, store_sql[S_FLOW]);
+	sqlite3_reset(q);
 }
 
 /* Bind ?1 (the flow) and two more values, and run. */

@@ -101,6 +101,7 @@ struct conf_global {
 	char	 cg_ciphers[CONF_CIPHERS_MAX];	/* TLS 1.2 cipher list */
 	char	 cg_ca_file[CONF_PATH_MAX];	/* upstream trust, read by
 						 * each worker before chroot */
+	uint32_t cg_events;	/* 1: some consumer of events exists */
 };
 
 /* IMSG_CONF_RULE: one policy rule; the first match wins, in order. */

@@ -94,6 +94,7 @@ enum setting {
 	SET_CAPTURE,
 	SET_KEEP_FLOWS,
 	SET_KEEP_DAYS,
+	SET_STORE_OFF,
 	SET_MAX
 };
 
@@ -1239,19 +1240,30 @@ parse_capture(struct parser *p)
 	return (0);
 }
 
-/* store keep N flows | store keep N days: the unit comes after the
- * number, so the range is checked once the unit is known. */
+/* store keep N flows | store keep N days | store off: the unit comes
+ * after the number, so the range is checked once the unit is known. */
 static int
 parse_store(struct parser *p)
 {
+	static const char *const words[] = { "keep", "off", NULL };
 	struct conf_global *g = &p->p_conf->mc_global;
 	char		    num[CONF_NUM_DIGITS + 2];
 	uint32_t	    n, max, *field;
 	int		    set;
 	const char	   *name;
 
-	if (next_keyword(p, "keep", "store") == -1)
+	switch (next_choice(p, words, "'keep' or 'off'", "store")) {
+	case 0:
+		break;
+	case 1:
+		/* no flow store; parse_finish says what it excludes */
+		if (setting_once(p, SET_STORE_OFF, "store off") == -1)
+			return (-1);
+		lex_next(p);
+		return (0);
+	default:
 		return (-1);
+	}
 	lex_next(p);
 	if (take_number(p, "a number", "keep", "store keep", 0, UINT32_MAX,
 	    &n) == -1)
@@ -1367,6 +1379,30 @@ parse_finish_events(struct parser *p)
 		    "must differ from the control socket %s", ctl);
 }
 
+/*
+ * store off: no flow store, told to webui as both keep limits 0 (each is
+ * at least 1 otherwise). The workers encode events only when someone
+ * takes them: the store, an events file or an events socket.
+ */
+static void
+parse_finish_store(struct parser *p)
+{
+	struct mitmd_conf	*c = p->p_conf;
+	struct conf_global	*g = &c->mc_global;
+	int			 off = p->p_seen[SET_STORE_OFF];
+
+	if (off != 0 && (p->p_seen[SET_KEEP_FLOWS] != 0 ||
+	    p->p_seen[SET_KEEP_DAYS] != 0))
+		parse_error(p, off, "'store off' and 'store keep' exclude "
+		    "each other");
+	if (off != 0) {
+		g->cg_keep_flows = 0;
+		g->cg_keep_days = 0;
+	}
+	g->cg_events = off == 0 || c->mc_events_file[0] != '\0' ||
+	    c->mc_events_socket[0] != '\0';
+}
+
 /* What no single statement can check. */
 static void
 parse_finish(struct parser *p)
@@ -1390,6 +1426,7 @@ parse_finish(struct parser *p)
 		    p->p_seen[SET_CA_USER]), "'ca user' must differ from "
 		    "'user': only certd's user may read the CA key");
 	parse_finish_events(p);
+	parse_finish_store(p);
 }
 
 static void

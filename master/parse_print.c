@@ -205,8 +205,12 @@ conf_print(FILE *f, const struct mitmd_conf *c)
 	print_tls(f, c);
 	print_events(f, c);
 	fprintf(f, "capture bodies max %u KiB\n", g->cg_capture_max);
-	fprintf(f, "store keep %u flows\n", g->cg_keep_flows);
-	fprintf(f, "store keep %u days\n", g->cg_keep_days);
+	if (g->cg_keep_flows == 0 && g->cg_keep_days == 0)
+		fprintf(f, "store off\n");
+	else {
+		fprintf(f, "store keep %u flows\n", g->cg_keep_flows);
+		fprintf(f, "store keep %u days\n", g->cg_keep_days);
+	}
 }
 
 /*

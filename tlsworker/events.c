@@ -73,6 +73,7 @@ struct ev_enc {
 };
 
 static struct ipc_chan	*ev_sink;
+static int		 ev_enabled = 1;	/* someone takes events */
 /* Events waiting for the end of the event loop's pass, newline between
  * them: one IMSG_EVENT for all (see ev_queue). */
 static char		 ev_batch[IPC_EVENT_MAX];
@@ -163,6 +164,12 @@ ev_queue(const char *p, size_t n)
 		event_active(ev_flush_ev, EV_TIMEOUT, 0);
 	else
 		ev_flush();
+}
+
+void
+ev_set_enabled(int on)
+{
+	ev_enabled = on != 0;
 }
 
 void
@@ -569,6 +576,8 @@ ev_emit(struct ev_flow *f, struct ev_enc *e)
 static int
 ev_off(struct ev_flow *f)
 {
+	if (!ev_enabled)
+		return 1;	/* no consumer: seq means nothing */
 	if (ev_sink != NULL)
 		return 0;
 	f->ef_seq++;
@@ -799,6 +808,10 @@ ev_request_headers(struct ev_flow *f, const struct http1_head *h)
 {
 	struct ev_enc *e;
 
+	if (!ev_enabled) {
+		f->ef_stream++;
+		return;
+	}
 	ev_body_pending(f, 0);
 	ev_body_pending(f, 1);
 	f->ef_stream++;
@@ -820,6 +833,8 @@ ev_response_headers(struct ev_flow *f, const struct http1_head *h)
 {
 	struct ev_enc *e;
 
+	if (!ev_enabled)
+		return;
 	ev_body_pending(f, 1);
 	ev_body_reset(f, 1);
 	if (ev_off(f))
@@ -966,6 +981,8 @@ ev_body_chunk(struct ev_flow *f, int response, const void *p, size_t n,
 	int		 dir = response ? 1 : 0;
 	uint64_t	 pending;
 
+	if (!ev_enabled)
+		return;	/* no digest, no capture */
 	if (f->ef_body_md[dir] == NULL && f->ef_body_len[dir] == 0)
 		ev_body_reset(f, dir);	/* a body without a head event */
 	if (f->ef_body_len[dir] == 0) {

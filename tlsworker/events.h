@@ -61,6 +61,9 @@ void	ev_set_sink(struct ipc_chan *);
 /* Events are sent in batches, at the end of each pass of the event loop
  * (and at exit); this sends what waits now. */
 void	ev_flush(void);
+/* 0: nothing consumes events (conf cg_events): none is encoded, bodies
+ * are neither hashed nor captured. On by default. */
+void	ev_set_enabled(int);
 /* Bytes of each body to capture (conf cg_capture_max KiB). */
 void	ev_set_capture(uint32_t kib);
 

@@ -37,6 +37,7 @@ worker_defaults(struct conf_global *cg)
 	cg->cg_max_conns = CONF_DEF_MAX_CONNS;
 	cg->cg_tls_min = CONF_DEF_TLS_MIN;
 	cg->cg_verify = 1;
+	cg->cg_events = 1;
 	util_strlcpy(cg->cg_ciphers, CONF_DEF_CIPHERS, sizeof(cg->cg_ciphers));
 	util_strlcpy(cg->cg_ca_file, CONF_DEF_CA_FILE, sizeof(cg->cg_ca_file));
 }
@@ -164,6 +165,7 @@ worker_apply(void)
 		/* Idle upstreams were made under the old settings. */
 		pool_flush();
 		ev_set_capture(tw_env.tw_conf.cg_capture_max);
+		ev_set_enabled((int)tw_env.tw_conf.cg_events);
 		/* Connections copy their decision, so the old list can go
 		 * at once. */
 		free(tw_env.tw_rules);

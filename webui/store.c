@@ -17,6 +17,9 @@
  * STORE_RETAIN_BATCH flows a pass, so a large backlog is cut in short
  * steps that leave the event loop running. 0 turns a limit off.
  *
+ * With "store off" (both limits 0) no database is opened and events are
+ * not stored; webui serves its pages all the same.
+ *
  * SQLite runs single-threaded, temp_store in memory, and keeps the WAL
  * file across close: after the sandbox webui opens no file (see
  * webui_store_calls in main.c for the syscalls this leaves).
@@ -49,6 +52,9 @@
 #define STORE_WAL_LIMIT		(64 * 1024 * 1024)	/* bytes kept */
 #define STORE_TS_MAX		40
 #define STORE_DAY_SEC		86400ULL
+/* "store off" in mitmd.conf: master sends both limits 0 (each is at
+ * least 1 otherwise) */
+#define STORE_IS_OFF(flows, days)	((flows) == 0 && (days) == 0)
 
 static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS flows ("
@@ -182,6 +188,7 @@ struct store {
 	uint64_t	 st_lost;	/* not stored: locked out */
 	uint64_t	 st_backoff_until; /* monotonic usec */
 	struct webui_rl	 st_rl;
+	int		 st_off;	/* store off: events are not stored */
 };
 
 static void	store_commit_cb(evutil_socket_t, short, void *);
@@ -352,6 +359,12 @@ store_open(struct event_base *base, const char *path, uint32_t keep_flows,
 		return (NULL);
 	st->st_keep_flows = keep_flows;
 	st->st_keep_days = keep_days;
+	if (STORE_IS_OFF(keep_flows, keep_days)) {
+		/* a store that takes nothing: no file is opened or made */
+		st->st_off = 1;
+		log_info("flow store off: events go to the sinks only");
+		return (st);
+	}
 	if (sqlite3_open_v2(path, &st->st_db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_warnx("flow store %s: %s", path, st->st_db != NULL ?
@@ -382,11 +395,24 @@ fail:
 	return (NULL);
 }
 
+/* A reload may turn the store off; on again only with a restart (the
+ * files cannot be opened inside the sandbox). */
 void
 store_set_keep(struct store *st, uint32_t keep_flows, uint32_t keep_days)
 {
-	st->st_keep_flows = keep_flows;
-	st->st_keep_days = keep_days;
+	int off = STORE_IS_OFF(keep_flows, keep_days);
+
+	if (off && !st->st_off) {
+		store_commit(st);
+		log_info("flow store off: events go to the sinks only");
+	} else if (!off && st->st_db == NULL && st->st_off)
+		log_warnx("flow store: turned on by a reload, it stays off "
+		    "until mitmd restarts");
+	st->st_off = off || st->st_db == NULL;
+	if (!off) {
+		st->st_keep_flows = keep_flows;
+		st->st_keep_days = keep_days;
+	}
 }
 
 /*
@@ -562,7 +588,7 @@ store_event(struct store *st, const struct wev *ev, const char *json,
 {
 	sqlite3_stmt *q = st->st_stmt[S_EVENT];
 
-	if (store_begin(st) == -1)
+	if (st->st_off || store_begin(st) == -1)
 		return;
 	sqlite3_bind_int64(q, 1, ev->we_flow);
 	sqlite3_bind_int64(q, 2, ev->we_seq);
@@ -664,6 +690,8 @@ store_retain(struct store *st)
 	uint64_t deleted = 0;
 	int	 more = 0;
 
+	if (st->st_db == NULL)
+		return (0);	/* off from the start */
 	store_commit(st);
 	if (store_run(st, S_BEGIN) != SQLITE_DONE)
 		goto next;

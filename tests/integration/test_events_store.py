@@ -405,3 +405,33 @@ def test_mitmd_retention_by_count(mitmd_factory, build, http_origin):
     util.wait_until(kept, 10, "three flows in the store")
     flows, evs = E.read_store(m.store_db)
     assert {e[0] for e in evs} == set(flows)
+
+
+def test_mitmd_store_off(mitmd_factory, build, http_origin):
+    """store off: the events file gets every event, no flow is stored and
+    no database is made; the proxy works as ever."""
+    m = _mitmd_with_sinks(mitmd_factory, build, extra=["store off"])
+    m.wait_log(r"flow store off")
+    n = _traffic(m, http_origin, n=2)
+    _events_or_skip(m.events_path)
+    flows = _wait_flows(m.events_path, n)
+    for fe in flows.values():
+        E.check_flow(fe)
+    m.stop()
+    assert not os.path.exists(m.store_db)
+
+
+def test_mitmd_store_off_no_sinks(mitmd_factory, build, http_origin):
+    """store off and no sink: nothing takes events, the workers make none,
+    and the proxy works as ever."""
+    ok, err = E.config_accepted(build, ["store off"])
+    if not ok:
+        pytest.skip(f"mitmd -n refuses the config: {err.strip()}")
+    m = mitmd_factory(extra=["store off"],
+                      rules=['block host "blocked.test"',
+                             'tunnel host "127.0.0.1"'])
+    m.wait_log(r"flow store off")
+    _traffic(m, http_origin, n=2)
+    m.stop()
+    assert not os.path.exists(os.path.join(m.state_dir, "store",
+                                           "flows.db"))

@@ -466,6 +466,16 @@ test_no_sink(void)
 	CHECK(next_event() == 0 && ev.we_seq == 2,
 	    "events without a sink still take their seq (a visible gap)");
 	ev_flow_free(&f);
+	/* no consumer at all (store off, no sink): nothing is made */
+	ev_set_enabled(0);
+	ev_flow_init(&f, 11, NULL);
+	ev_connect_received(&f, "CONNECT", "explicit");
+	ev_body_chunk(&f, 1, "abc", 3, 1);
+	ev_stream_closed(&f, "closed", 0, 0);
+	CHECK(nothing_queued() && f.ef_body_md[1] == NULL,
+	    "events off: nothing encoded, no digest");
+	ev_flow_free(&f);
+	ev_set_enabled(1);
 }
 
 int

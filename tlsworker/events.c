@@ -418,29 +418,32 @@ ev_strn(struct ev_enc *e, const char *key, const char *s, size_t n)
 	ev_end_member(e, mark);
 }
 
-/* The decimal digits of v, at the end of buf (EV_NUM_MAX bytes, no NUL):
- * where they begin. snprintf cost more than the rest of a member. */
-static char *
+/* The decimal digits of v in buf (EV_NUM_MAX bytes, no NUL); how many.
+ * snprintf cost more than the rest of a member. */
+static size_t
 ev_digits(char *buf, uint64_t v)
 {
-	char *p = buf + EV_NUM_MAX;
+	char	 rev[EV_NUM_MAX];
+	size_t	 n = 0, i;
 
 	do {
-		*--p = (char)('0' + v % 10);
+		rev[n++] = (char)('0' + v % 10);
 		v /= 10;
-	} while (v != 0);
-	return p;
+	} while (v != 0 && n < sizeof(rev));
+	for (i = 0; i < n; i++)
+		buf[i] = rev[n - 1 - i];
+	return n;
 }
 
 static void
 ev_uint(struct ev_enc *e, const char *key, uint64_t v)
 {
-	char	 num[EV_NUM_MAX], *p;
-	size_t	 mark = ev_mark(e);
+	char	 num[EV_NUM_MAX];
+	size_t	 n, mark = ev_mark(e);
 
-	p = ev_digits(num, v);
+	n = ev_digits(num, v);
 	ev_key(e, key);
-	ev_put(e, p, (size_t)(num + sizeof(num) - p));
+	ev_put(e, num, n);
 	ev_end_member(e, mark);
 }
 

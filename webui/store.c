@@ -100,9 +100,6 @@ enum store_stmt {
 	S_TLS_UPSTREAM,
 	S_TLS_FAIL,
 	S_REQUEST,
-	S_RESPONSE,
-	S_REQ_BODY,
-	S_RESP_BODY,
 	S_CLOSED,
 	S_BODY,
 	S_DOOM_AGE,
@@ -120,16 +117,22 @@ static const char *const store_sql[S_MAX] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
-	/* one statement for both: the row made by the flow's first event,
-	 * or brought up to date; events says which (1: new) */
+	/* one statement for the row made by the flow's first event, or
+	 * brought up to date by the others, with what a response head
+	 * (?7 status) and a body's last chunk (?8, ?9 its size) add;
+	 * events says which (1: new) */
 	[S_FLOW] = "INSERT INTO flows(flow_id, first_ts, last_ts, client, "
-	    "host, port, protocol, events) VALUES (?1, ?2, ?2, ?3, ?4, ?5, "
-	    "?6, 1) ON CONFLICT(flow_id) DO UPDATE SET "
+	    "host, port, protocol, status, req_bytes, resp_bytes, events) "
+	    "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1) "
+	    "ON CONFLICT(flow_id) DO UPDATE SET "
 	    "last_ts = max(last_ts, excluded.last_ts), "
 	    "client = coalesce(excluded.client, client), "
 	    "host = coalesce(excluded.host, host), "
 	    "port = coalesce(excluded.port, port), "
 	    "protocol = coalesce(excluded.protocol, protocol), "
+	    "status = coalesce(status, excluded.status), "
+	    "req_bytes = req_bytes + excluded.req_bytes, "
+	    "resp_bytes = resp_bytes + excluded.resp_bytes, "
 	    "events = events + 1 RETURNING events",
 	[S_EVENT] = "INSERT OR IGNORE INTO events(flow_id, seq, ts, type, "
 	    "json) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -148,12 +151,6 @@ static const char *const store_sql[S_MAX] = {
 	    "method = CASE WHEN requests = 0 THEN ?2 ELSE method END, "
 	    "url = CASE WHEN requests = 0 THEN ?3 ELSE url END, "
 	    "requests = requests + 1 WHERE flow_id = ?1",
-	[S_RESPONSE] = "UPDATE flows SET status = coalesce(status, ?2) "
-	    "WHERE flow_id = ?1",
-	[S_REQ_BODY] = "UPDATE flows SET req_bytes = req_bytes + ?2 "
-	    "WHERE flow_id = ?1",
-	[S_RESP_BODY] = "UPDATE flows SET resp_bytes = resp_bytes + ?2 "
-	    "WHERE flow_id = ?1",
 	[S_CLOSED] = "UPDATE flows SET close_reason = ?2, bytes_in = ?3, "
 	    "bytes_out = ?4 WHERE flow_id = ?1",
 	[S_BODY] = "INSERT OR IGNORE INTO bodies(flow_id, stream, dir, "
@@ -457,6 +454,15 @@ store_flow(struct store *st, const struct wev *ev)
 	store_text(q, 4, ev->we_host);
 	store_int(q, 5, ev->we_port);
 	store_text(q, 6, ev->we_protocol);
+	if (ev->we_type == WEV_RESPONSE_HEADERS)
+		store_int(q, 7, ev->we_status);
+	sqlite3_bind_int64(q, 8, 0);
+	sqlite3_bind_int64(q, 9, 0);
+	if ((ev->we_type == WEV_REQUEST_BODY ||
+	    ev->we_type == WEV_RESPONSE_BODY) && ev->we_last == 1 &&
+	    ev->we_body_size >= 0)
+		sqlite3_bind_int64(q, ev->we_type == WEV_REQUEST_BODY ? 8 : 9,
+		    ev->we_body_size);
 	if (store_run(st, S_FLOW) != SQLITE_ROW)
 		return;
 	if (sqlite3_column_int64(q, 0) == 1)
@@ -479,17 +485,6 @@ store_update(struct store *st, enum store_stmt s, const struct wev *ev,
 		store_text(q, 2, a);
 	if (b != NULL)
 		store_text(q, 3, b);
-	(void)store_run(st, s);
-}
-
-static void
-store_update_int(struct store *st, enum store_stmt s, const struct wev *ev,
-    int64_t v)
-{
-	sqlite3_stmt *q = st->st_stmt[s];
-
-	sqlite3_bind_int64(q, 1, ev->we_flow);
-	store_int(q, 2, v);
 	(void)store_run(st, s);
 }
 
@@ -528,7 +523,8 @@ store_decision(struct store *st, const struct wev *ev)
 	store_update(st, S_DECISION, ev, ev->we_action, rule);
 }
 
-/* What each type adds to its flow's row. */
+/* What each type adds to its flow's row, past what store_flow() does
+ * (the status, the body sizes). */
 static void
 store_flow_type(struct store *st, const struct wev *ev)
 {
@@ -549,15 +545,6 @@ store_flow_type(struct store *st, const struct wev *ev)
 		break;
 	case WEV_REQUEST_HEADERS:
 		store_request(st, ev);
-		break;
-	case WEV_RESPONSE_HEADERS:
-		store_update_int(st, S_RESPONSE, ev, ev->we_status);
-		break;
-	case WEV_REQUEST_BODY:
-	case WEV_RESPONSE_BODY:
-		if (ev->we_last == 1 && ev->we_body_size >= 0)
-			store_update_int(st, ev->we_type == WEV_REQUEST_BODY ?
-			    S_REQ_BODY : S_RESP_BODY, ev, ev->we_body_size);
 		break;
 	case WEV_STREAM_CLOSED:
 		store_closed(st, ev);

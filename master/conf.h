@@ -27,7 +27,6 @@ struct mitmd_conf {
 	int	mc_workers_auto;	      /* "workers auto" */
 	struct conf_global mc_global;	      /* cg_workers 0 when auto */
 	struct conf_listener mc_listeners[CONF_MAX_LISTENERS];
-	uint32_t mc_listener_line[CONF_MAX_LISTENERS];
 	size_t	mc_nlisteners;
 	struct conf_allow mc_allow[CONF_MAX_ALLOW];
 	size_t	mc_nallow;		      /* 0: the default ranges apply */
@@ -48,6 +47,9 @@ int	conf_parse_buf(const char *name, const char *buf, size_t len,
 /* The normalised form of `mitmd -nv`; it parses back to the same. */
 void	conf_print(FILE *, const struct mitmd_conf *);
 void	conf_free(struct mitmd_conf *);
+/* The same listeners, in the same order; their lines may differ. */
+int	conf_listeners_same(const struct mitmd_conf *,
+	    const struct mitmd_conf *);
 /* The ACL used when the config has no "allow from" line: loopback and the
  * private ranges. Fills up to max entries, returns the count. */
 size_t	conf_default_allow(struct conf_allow *, size_t max);

@@ -122,8 +122,7 @@ reload_sink(int prio, uint32_t flags, const char *msg)
 static void
 reload_keep(struct mitmd_conf *nc, const struct mitmd_conf *oc)
 {
-	if (nc->mc_nlisteners != oc->mc_nlisteners || memcmp(
-	    nc->mc_listeners, oc->mc_listeners, sizeof(oc->mc_listeners)) != 0)
+	if (!conf_listeners_same(nc, oc))
 		log_warnx("listeners changed: this takes a restart");
 	if (nc->mc_global.cg_workers != oc->mc_global.cg_workers)
 		log_warnx("workers changed: this takes a restart");
@@ -143,8 +142,6 @@ reload_keep(struct mitmd_conf *nc, const struct mitmd_conf *oc)
 	memcpy(nc->mc_events_socket, oc->mc_events_socket,
 	    sizeof(nc->mc_events_socket));
 	memcpy(nc->mc_listeners, oc->mc_listeners, sizeof(nc->mc_listeners));
-	memcpy(nc->mc_listener_line, oc->mc_listener_line,
-	    sizeof(nc->mc_listener_line));
 	nc->mc_nlisteners = oc->mc_nlisteners;
 	nc->mc_global.cg_workers = oc->mc_global.cg_workers;
 	memcpy(nc->mc_user, oc->mc_user, sizeof(nc->mc_user));

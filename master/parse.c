@@ -679,13 +679,13 @@ check_listener(struct parser *p, const struct addr *a)
 		if (memcmp(l->cl_addr.a_ip, a->a_ip, sizeof(a->a_ip)) == 0) {
 			parse_error(p, p->p_stmt_line, "listener %s port %u is "
 			    "already defined on line %u", as,
-			    (unsigned)a->a_port, c->mc_listener_line[i]);
+			    (unsigned)a->a_port, l->cl_line);
 			return (-1);
 		}
 		if (addr_is_any(a) || addr_is_any(&l->cl_addr)) {
 			parse_error(p, p->p_stmt_line, "listener %s port %u "
 			    "overlaps the one on line %u", as,
-			    (unsigned)a->a_port, c->mc_listener_line[i]);
+			    (unsigned)a->a_port, l->cl_line);
 			return (-1);
 		}
 	}
@@ -822,7 +822,7 @@ parse_listener(struct parser *p, uint32_t kind, const char *after)
 	l->cl_kind = kind;
 	l->cl_addr = a;
 	l->cl_line = (uint32_t)p->p_stmt_line;
-	c->mc_listener_line[c->mc_nlisteners++] = (uint32_t)p->p_stmt_line;
+	c->mc_nlisteners++;
 	return (0);
 }
 
@@ -1496,6 +1496,26 @@ parse_lines(struct parser *p)
 	 * with a typo must not also cause "no 'listen on' statement". */
 	if (p->p_errors == 0)
 		parse_finish(p);
+}
+
+int
+conf_listeners_same(const struct mitmd_conf *a, const struct mitmd_conf *b)
+{
+	const struct conf_listener *la, *lb;
+	size_t			    i;
+
+	if (a->mc_nlisteners != b->mc_nlisteners)
+		return (0);
+	for (i = 0; i < a->mc_nlisteners; i++) {
+		la = &a->mc_listeners[i];
+		lb = &b->mc_listeners[i];
+		if (la->cl_kind != lb->cl_kind ||
+		    memcmp(&la->cl_addr, &lb->cl_addr, sizeof(la->cl_addr)) ||
+		    la->cl_rport != lb->cl_rport ||
+		    strcmp(la->cl_rhost, lb->cl_rhost) != 0)
+			return (0);
+	}
+	return (1);
 }
 
 int

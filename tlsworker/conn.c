@@ -154,7 +154,13 @@ conn_head_begin(struct conn *cn)
 		conn_close_after_flush(cn);
 		return;
 	}
-	conn_timer(cn, TMO_HEADER, tw_env.tw_conf.cg_header_tmo);
+	/* Between two requests of a kept connection the wait is idle
+	 * time; the head has cg_header_tmo from its first byte. */
+	if (cn->cn_kept && evbuffer_get_length(in) == 0)
+		conn_timer(cn, TMO_IDLE, tw_env.tw_conf.cg_idle_tmo);
+	else
+		conn_timer(cn, TMO_HEADER, tw_env.tw_conf.cg_header_tmo);
+	cn->cn_kept = 0;
 	bufferevent_setcb(cn->cn_bev, conn_head_read, NULL, conn_head_event,
 	    cn);
 	bufferevent_enable(cn->cn_bev, EV_READ | EV_WRITE);
@@ -172,6 +178,8 @@ conn_head_read(struct bufferevent *bev, void *arg)
 	size_t		 used;
 	int		 r;
 
+	if (cn->cn_tkind == TMO_IDLE && evbuffer_get_length(in) > 0)
+		conn_timer(cn, TMO_HEADER, tw_env.tw_conf.cg_header_tmo);
 	while (evbuffer_get_length(in) > 0) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;

@@ -92,26 +92,30 @@ pool_take(uint32_t listener)
 	struct bufferevent	*bev;
 
 	/* The newest first: the least likely to be timing out upstream. */
-	TAILQ_FOREACH_REVERSE(pl, &pool_list, pool_head, pl_entry) {
-		if (pl->pl_listener != listener)
-			continue;
-		bev = pl->pl_bev;
-		TAILQ_REMOVE(&pool_list, pl, pl_entry);
-		pool_count--;
-		free(pl);
-		bufferevent_set_timeouts(bev, NULL, NULL);
-		bufferevent_disable(bev, EV_READ);
-		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-		return bev;
-	}
-	return NULL;
+	pl = TAILQ_LAST(&pool_list, pool_head);
+	while (pl != NULL && pl->pl_listener != listener)
+		pl = TAILQ_PREV(pl, pool_head, pl_entry);
+	if (pl == NULL)
+		return NULL;
+	bev = pl->pl_bev;
+	TAILQ_REMOVE(&pool_list, pl, pl_entry);
+	pool_count--;
+	free(pl);
+	bufferevent_set_timeouts(bev, NULL, NULL);
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	return bev;
 }
 
 void
 pool_flush(void)
 {
-	while (!TAILQ_EMPTY(&pool_list))
-		pool_drop(TAILQ_FIRST(&pool_list));
+	struct pooled	*pl, *next;
+
+	for (pl = TAILQ_FIRST(&pool_list); pl != NULL; pl = next) {
+		next = TAILQ_NEXT(pl, pl_entry);
+		pool_drop(pl);
+	}
 }
 
 size_t

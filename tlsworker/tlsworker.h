@@ -193,6 +193,8 @@ struct conn {
 	 * request goes to the CONNECT target, no policy per request */
 	int			 cn_fixed;
 	int			 cn_reverse;	/* from a reverse listener */
+	int			 cn_kept;	/* waiting for the next request
+						 * of a kept connection */
 	char			*cn_fail_page;	/* upstream TLS failed: the 502
 						 * page for the first request */
 	int			 cn_fail_status; /* of that page */

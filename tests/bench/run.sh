@@ -4,8 +4,12 @@
 #   custom          mitmd's reverse listener (every wrk and hey lane)
 #   custom-connect  mitmd as an explicit proxy, intercepting (hey lanes)
 # The harness prints the table with each lane's ratio to nginx; quote
-# ratios within one run only. BENCH_PROFILES picks profiles, BENCH_ARGS
-# passes options to run.sh (-d, -r, -o, -l ...). Not part of make check.
+# ratios within one run only. Then a second, shorter run of nginx and
+# mitmd's reverse seat with `store off` (no flow store, no event sink:
+# the workers encode no events), for the cost of the events: compare the
+# two runs' ratios to nginx. BENCH_PROFILES picks the profiles of the
+# first run, BENCH_ARGS passes options to run.sh (-d, -r, -o, -l ...),
+# BENCH_EVENTS_OFF=0 skips the second run. Not part of make check.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BENCH=${BENCH_DIR:-$ROOT/../shared/bench}
@@ -14,6 +18,12 @@ BENCH=${BENCH_DIR:-$ROOT/../shared/bench}
 export PROXY_CMD="$ROOT/tests/bench/mitmd-seat.sh reverse"
 export PROXY_CONNECT_CMD="$ROOT/tests/bench/mitmd-seat.sh connect"
 # shellcheck disable=SC2086
-exec bash "$BENCH/run.sh" \
+bash "$BENCH/run.sh" \
 	-p "${BENCH_PROFILES:-nginx,sslsplit,mitmproxy,mitmproxy-connect,custom,custom-connect}" \
 	${BENCH_ARGS:-}
+[ "${BENCH_EVENTS_OFF:-1}" = 1 ] || exit 0
+echo
+echo "== the same mitmd reverse seat with 'store off' (no events encoded)"
+# shellcheck disable=SC2086
+MITMD_BENCH_EXTRA="store off" bash "$BENCH/run.sh" -p nginx,custom \
+	-l small,1m,hs-full ${BENCH_ARGS:-}

@@ -39,6 +39,8 @@
 #include "common/util.h"
 #include "tlsworker/tlsworker.h"
 
+#define FWD_RECORD_MAX	16384	/* the plaintext of one TLS record */
+
 enum fwd_move {
 	FWD_MORE = 0,
 	FWD_DONE,
@@ -99,6 +101,7 @@ static void	fwd_up_read(struct bufferevent *, void *);
 static void	fwd_up_write(struct bufferevent *, void *);
 static void	fwd_up_event(struct bufferevent *, short, void *);
 static void	fwd_up_idle_gone(struct fwd *);
+static void	fwd_coalesce(struct evbuffer *);
 
 static struct fwd *
 fwd_new(struct conn *cn)
@@ -331,6 +334,22 @@ fwd_send(struct fwd *fw)
 		fwd_client_read(cn->cn_bev, cn);
 }
 
+/*
+ * A head and a small body sit in separate chains of out, and a TLS
+ * bufferevent writes each chain as a record of its own, with a write(2)
+ * each: join them when all of it fits one record.
+ */
+static void
+fwd_coalesce(struct evbuffer *out)
+{
+	struct evbuffer_iovec v;
+	size_t		 n = evbuffer_get_length(out);
+
+	if (n > 0 && n <= FWD_RECORD_MAX &&
+	    evbuffer_peek(out, -1, NULL, &v, 1) > 1)
+		(void)evbuffer_pullup(out, -1);
+}
+
 static void
 fwd_span_cb(void *arg, const char *p, size_t n)
 {
@@ -440,6 +459,7 @@ fwd_client_read(struct bufferevent *bev, void *arg)
 	}
 	if (r == FWD_DONE)
 		fw->fw_req_done = 1;
+	fwd_coalesce(out);
 	if (!fw->fw_req_done && evbuffer_get_length(out) >= TW_HIGH_WM) {
 		bufferevent_disable(bev, EV_READ);
 		fw->fw_cpaused = 1;
@@ -637,6 +657,7 @@ fwd_up_read(struct bufferevent *bev, void *arg)
 	}
 	if (!fw->fw_resp_done && fwd_resp_body(fw) == -1)
 		return;
+	fwd_coalesce(bufferevent_get_output(cn->cn_bev));
 	if (fw->fw_resp_done)
 		fwd_done(fw);
 }

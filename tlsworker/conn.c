@@ -144,6 +144,10 @@ conn_head_begin(struct conn *cn)
 	struct evbuffer	*in = bufferevent_get_input(cn->cn_bev);
 
 	cn->cn_state = CONN_HEAD;
+	/* An idle kept connection holds no head buffer: thousands of them
+	 * wait for one request in a while. */
+	if (cn->cn_kept && evbuffer_get_length(in) == 0)
+		http1_head_free(&cn->cn_req);
 	http1_head_reset(&cn->cn_req);
 	/* The limits of the config in force for each new head. */
 	cn->cn_req.hh_max_head = tw_env.tw_conf.cg_max_head;

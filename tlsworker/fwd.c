@@ -28,9 +28,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -722,25 +720,22 @@ static void
 fwd_done(struct fwd *fw)
 {
 	struct conn	*cn = fw->fw_conn;
-	SSL		*ssl;
 
 	fw->fw_busy = 0;
 	/* Bytes after the response would be read as the next one. */
 	if (!fw->fw_req_done || !fw->fw_up_keep || fw->fw_ubev == NULL ||
 	    evbuffer_get_length(bufferevent_get_input(fw->fw_ubev)) > 0)
 		fwd_drop_upstream(fw);
-	else {
-		if (fw->fw_upaused) {
-			fw->fw_upaused = 0;
-			bufferevent_enable(fw->fw_ubev, EV_READ);
-		}
-		/* An idle TLS upstream gives its record buffers back: OpenSSL
-		 * keeps its read buffer after a session ticket otherwise
-		 * (16 KiB per connection). It refuses while bytes wait. */
-		if ((ssl = bufferevent_openssl_get_ssl(fw->fw_ubev)) != NULL)
-			(void)SSL_free_buffers(ssl);
+	else if (fw->fw_upaused) {
+		fw->fw_upaused = 0;
+		bufferevent_enable(fw->fw_ubev, EV_READ);
 	}
 	if (fw->fw_client_keep && fw->fw_req_done) {
+		/* Nothing of the exchange is needed while the connection
+		 * waits for the next one. */
+		http1_head_free(&fw->fw_resp);
+		free(fw->fw_head);
+		fw->fw_head = NULL;
 		cn->cn_kept = 1;
 		conn_head_begin(cn);
 	} else

@@ -57,6 +57,9 @@ struct ssl_st;
 #define TW_FDS_RESERVE	 CONF_FDS_RESERVE
 #define TW_TARGET_MAX	 (HTTP1_HOST_MAX + sizeof("[]:65535"))
 #define TW_USEC		 1000000ULL
+/* worker.c: malloc_trim() after this many connections came or went */
+#define TW_TRIM_CONNS	 256
+#define TW_TRIM_SEC	 10
 
 struct tlsworker {
 	struct event_base	*tw_base;

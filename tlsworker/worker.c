@@ -6,6 +6,7 @@
  * starts.
  */
 #include <event2/event.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,12 +180,36 @@ worker_apply(void)
 	tw_env.tw_next_overflow = 0;
 }
 
+/*
+ * Give the heap's free pages back (malloc_trim(3) releases them inside
+ * the heap too): after many connections came or went, handshakes leave
+ * free holes that a thousand idle connections keep from shrinking. At
+ * most every TW_TRIM_SEC, from the status tick.
+ */
+static void
+worker_trim(void)
+{
+	static uint64_t	 last_usec, last_total;
+	static uint32_t	 last_open;
+	uint64_t	 now = util_now_usec();
+
+	if (now - last_usec < (uint64_t)TW_TRIM_SEC * TW_USEC ||
+	    (tw_env.tw_total - last_total < TW_TRIM_CONNS &&
+	    last_open < tw_env.tw_open + TW_TRIM_CONNS))
+		return;
+	(void)malloc_trim(0);
+	last_usec = now;
+	last_total = tw_env.tw_total;
+	last_open = tw_env.tw_open;
+}
+
 void
 worker_status(struct ipc_chan *c)
 {
 	struct ipc_status st;
 	struct leaf_stats ls;
 
+	worker_trim();
 	memset(&st, 0, sizeof(st));
 	leaf_stats(&ls);
 	st.st_cache_hits = ls.ls_hits;

@@ -48,7 +48,7 @@
 #define STORE_RETAIN_SLACK	64	/* flows over the count: 1/64 more */
 #define STORE_BUSY_MSEC		100	/* another writer's lock, at worst */
 #define STORE_BACKOFF_MSEC	1000	/* then leave the store alone */
-#define STORE_CACHE_KIB		8192
+#define STORE_CACHE_KIB		2048	/* SQLite's default; the kernel caches the file */
 #define STORE_WAL_LIMIT		(64 * 1024 * 1024)	/* bytes kept */
 #define STORE_TS_MAX		40
 #define STORE_DAY_SEC		86400ULL

@@ -491,9 +491,11 @@ fwd_client_event(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	/* A client may shut down its side once the request is out (an
-	 * HTTP/1.0 habit): answer it, then close. */
+	 * HTTP/1.0 habit): answer it, then close. Not in TLS: libevent
+	 * stops writing at a close_notify, and the answer would wait for
+	 * the idle timeout. */
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
-	    fw->fw_req_done) {
+	    fw->fw_req_done && cn->cn_ssl == NULL) {
 		fw->fw_client_keep = 0;
 		return;
 	}

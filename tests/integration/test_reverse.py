@@ -340,3 +340,25 @@ def test_upstream_connections_pooled(build, test_ca):
     finally:
         stop(m)
         o.close()
+
+
+def test_client_gone_mid_response(mitm, origin):
+    """A TLS client that closes (close_notify, then the socket) in the
+    middle of a large response: the connection closes at once, not at the
+    idle timeout, so nothing waits on it at shutdown."""
+    start = mitm.syslog.mark()
+    t = open_reverse(mitm)
+    try:
+        t.sendall(f"GET /bytes/{16 << 20} HTTP/1.1\r\n"
+                  f"Host: localhost:{mitm.reverse_port}\r\n\r\n".encode())
+        got = 0
+        while got < (1 << 20):
+            data = t.recv(65536)
+            assert data
+            got += len(data)
+        t = t.unwrap()
+    except (ssl.SSLError, OSError):
+        pass
+    finally:
+        t.close()
+    mitm.wait_audit(start=start, closed=True, rule="reverse", timeout=10)

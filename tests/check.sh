@@ -36,12 +36,14 @@ suite_unit() {
 	if ! make -s -j"$JOBS" BUILD=build/asan SAN=1 unit-bins; then
 		fail "unit: build"; return
 	fi
-	local t out
+	local t out rc
 	for t in build/asan/unit/*; do
 		[ -x "$t" ] || continue
+		# rc first: $(basename) in the arguments would reset $?
 		out=$(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
 			timeout 300 "$t" 2>&1)
-		count_tap "unit $(basename "$t")" "$out" $?
+		rc=$?
+		count_tap "unit $(basename "$t")" "$out" "$rc"
 	done
 }
 
@@ -87,6 +89,9 @@ count_tap() {
 	elif [ "$rc" -ne 0 ]; then
 		printf '%s\n' "$out" | tail -20
 		fail "$name exited $rc"
+	elif [ "$p" -eq 0 ]; then
+		printf '%s\n' "$out" | tail -20
+		fail "$name ran no test"
 	fi
 	echo "$name: $p passed, $f failed"
 }

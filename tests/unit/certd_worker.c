@@ -233,7 +233,7 @@ t_requests(int w)
 	    (unsigned)t_cd.cd_cache.cc_hits);
 
 	/* Refused: crp_ok 0 and no certificate; the channel stays. */
-	t_req(&rq, "bad_name.example", 3);
+	t_req(&rq, "empty..label.example", 3);
 	t_send_req(w, 5, &rq);
 	t_loop();
 	CHECK(t_reply(w, &reqid, &rep, &x) == 0 && reqid == 5 &&

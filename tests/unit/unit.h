@@ -35,6 +35,7 @@ ok(int cond, const char *name)
 		}                                                         \
 		printf(__VA_ARGS__);                                      \
 		printf("\n");                                             \
+		fflush(stdout);                                           \
 	} while (0)
 
 static inline int

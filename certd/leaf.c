@@ -48,19 +48,6 @@ leaf_asn1_time(const ASN1_TIME *t, int64_t *out)
 }
 
 static void
-leaf_hex(const uint8_t *b, size_t n, char *out, size_t outsz)
-{
-	static const char	hex[] = "0123456789abcdef";
-	size_t			i;
-
-	for (i = 0; i < n && 2 * i + 2 < outsz; i++) {
-		out[2 * i] = hex[b[i] >> 4];
-		out[2 * i + 1] = hex[b[i] & 0xf];
-	}
-	out[2 * i] = '\0';
-}
-
-static void
 leaf_key_free(struct certd_leafkey *lf)
 {
 	EVP_PKEY_free(lf->lf_key);
@@ -90,7 +77,7 @@ leaf_key_make(struct certd_leafkey *lf, uint32_t gen)
 	    (m = i2d_PUBKEY(lf->lf_key, &spki)) <= 0 ||
 	    !EVP_Digest(spki, (size_t)m, md, NULL, EVP_sha256(), NULL))
 		goto fail;
-	leaf_hex(md, sizeof(md), lf->lf_fp, sizeof(lf->lf_fp));
+	util_hex(md, sizeof(md), lf->lf_fp, sizeof(lf->lf_fp));
 	PKCS8_PRIV_KEY_INFO_free(p8);
 	OPENSSL_free(spki);
 	return (0);

@@ -55,3 +55,41 @@ util_nonblock(int fd)
 		return -1;
 	return 0;
 }
+
+int
+util_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+void
+util_hex(const uint8_t *b, size_t n, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t		  i;
+
+	if (outsz == 0)
+		return;
+	for (i = 0; i < n && 2 * i + 2 < outsz; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 0xf];
+	}
+	out[2 * i] = '\0';
+}
+
+uint32_t
+util_fnv1a(uint32_t h, const void *p, size_t n)
+{
+	const uint8_t	*b = p;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}

@@ -24,5 +24,12 @@ uint64_t util_now_usec(void);
 uint64_t util_wall_usec(void);
 /* Set O_NONBLOCK and FD_CLOEXEC; -1 on error. */
 int	 util_nonblock(int);
+/* The value of a hex digit, either case; -1 for anything else. */
+int	 util_hexval(int);
+/* n bytes as lower-case hex into out, NUL-terminated, cut to fit. */
+void	 util_hex(const uint8_t *, size_t n, char *out, size_t outsz);
+/* FNV-1a over n bytes, continuing from h (UTIL_FNV_BASIS to start). */
+#define UTIL_FNV_BASIS 2166136261u
+uint32_t util_fnv1a(uint32_t h, const void *, size_t n);
 
 #endif

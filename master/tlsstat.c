@@ -43,8 +43,6 @@
 #define TLSSTAT_TIMER_SEC    5	   /* expiry check */
 #define TLSSTAT_HOSTSTAT_MAX 64	   /* hosts in mitmctl status */
 #define TLSSTAT_USEC	     1000000ULL
-#define TLSSTAT_FNV_BASIS    2166136261u
-#define TLSSTAT_FNV_PRIME    16777619u
 
 struct tls_hoststat {
 	char	 th_host[CERT_NAME_MAX + 1];
@@ -79,15 +77,11 @@ static struct event	  *tls_timer;
 static uint32_t
 tls_hash(const struct addr *a, const char *host)
 {
-	const uint8_t *b = (const uint8_t *)a;
-	uint32_t       h = TLSSTAT_FNV_BASIS;
-	size_t	       i;
+	uint32_t h = UTIL_FNV_BASIS;
 
-	for (i = 0; a != NULL && i < sizeof(*a); i++)
-		h = (h ^ b[i]) * TLSSTAT_FNV_PRIME;
-	for (; *host != '\0'; host++)
-		h = (h ^ (uint8_t)*host) * TLSSTAT_FNV_PRIME;
-	return (h);
+	if (a != NULL)
+		h = util_fnv1a(h, a, sizeof(*a));
+	return (util_fnv1a(h, host, strlen(host)));
 }
 
 static uint32_t

@@ -261,7 +261,7 @@ conn_decide(struct conn *cn)
 {
 	struct http1_head *h = &cn->cn_req;
 	struct policy_decision pd;
-	char		 target[TW_TARGET_MAX], rule[POLICY_RULE_STRLEN];
+	char		 target[TW_TARGET_MAX];
 	int		 same;
 
 	if (http1_hostport(h, target, sizeof(target)) == -1)
@@ -283,19 +283,32 @@ conn_decide(struct conn *cn)
 	cn->cn_nreq++;
 	cn->cn_decided = 1;
 	if (cn->cn_nreq == 1)
+		conn_announce(cn, 1, !same);
+	else if (!same)
+		conn_announce(cn, 0, 1);
+	return cn->cn_pd.pd_action;
+}
+
+/* The decision in cn_pd: the connect_decision event (first request of
+ * a connection) and the audit line (a new target or outcome). */
+void
+conn_announce(struct conn *cn, int event, int audit)
+{
+	char	 rule[POLICY_RULE_STRLEN];
+
+	if (event)
 		ev_connect_decision(&cn->cn_ev,
 		    conf_action_str(cn->cn_pd.pd_action),
 		    cn->cn_pd.pd_passthrough ? EV_RULE_PASSTHROUGH :
 		    cn->cn_pd.pd_reverse ? EV_RULE_REVERSE :
 		    cn->cn_pd.pd_index, cn->cn_pd.pd_line);
-	if (!same)
+	if (audit)
 		log_audit("conn=%llu client=%s target=%s action=%s rule=%s "
 		    "line=%u", (unsigned long long)cn->cn_meta.cm_id,
 		    cn->cn_client, cn->cn_target,
 		    conf_action_str(cn->cn_pd.pd_action),
 		    policy_rule_str(&cn->cn_pd, rule, sizeof(rule)),
 		    cn->cn_pd.pd_line);
-	return cn->cn_pd.pd_action;
 }
 
 void

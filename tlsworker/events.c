@@ -860,18 +860,13 @@ ev_body_digest(struct ev_enc *e, struct ev_flow *f, int dir)
 	unsigned char	 d[EVP_MAX_MD_SIZE];
 	char		 hex[2 * EV_SHA256_LEN + 1];
 	unsigned int	 dlen = 0;
-	size_t		 i;
 
 	if (md == NULL || !EVP_DigestFinal_ex(md, d, &dlen) ||
 	    dlen != EV_SHA256_LEN) {
 		ev_null(e, "body_sha256");
 		return;
 	}
-	for (i = 0; i < dlen; i++) {
-		hex[2 * i] = ev_hex[d[i] >> 4];
-		hex[2 * i + 1] = ev_hex[d[i] & 0xf];
-	}
-	hex[2 * (size_t)dlen] = '\0';
+	util_hex(d, dlen, hex, sizeof(hex));
 	ev_str(e, "body_sha256", hex);
 }
 

@@ -100,6 +100,7 @@ static void	fwd_up_write(struct bufferevent *, void *);
 static void	fwd_up_event(struct bufferevent *, short, void *);
 static void	fwd_up_idle_gone(struct fwd *);
 static void	fwd_coalesce(struct evbuffer *);
+static void	fwd_begin(struct conn *);
 
 static struct fwd *
 fwd_new(struct conn *cn)
@@ -177,6 +178,20 @@ fwd_take_idle(struct fwd *fw)
 	return bev;
 }
 
+/* An exchange starts: its event, and the client's side set up for it.
+ * The body stays in the client's socket until upstream is there. */
+static void
+fwd_begin(struct conn *cn)
+{
+	ev_request_headers(&cn->cn_ev, &cn->cn_req);
+	cn->cn_state = CONN_FORWARD;
+	conn_timer(cn, TMO_IDLE, tw_env.tw_conf.cg_idle_tmo);
+	bufferevent_setcb(cn->cn_bev, fwd_client_read, fwd_client_write,
+	    fwd_client_event, cn);
+	bufferevent_setwatermark(cn->cn_bev, EV_WRITE, TW_LOW_WM, 0);
+	bufferevent_disable(cn->cn_bev, EV_READ);
+}
+
 /* intercept.c: requests inside this tunnel go to ubev and nowhere else. */
 int
 fwd_fixed(struct conn *cn, struct bufferevent *ubev)
@@ -219,13 +234,7 @@ fwd_request_fixed(struct conn *cn)
 		return;
 	}
 	cn->cn_nreq++;
-	ev_request_headers(&cn->cn_ev, &cn->cn_req);
-	cn->cn_state = CONN_FORWARD;
-	conn_timer(cn, TMO_IDLE, tw_env.tw_conf.cg_idle_tmo);
-	bufferevent_setcb(cn->cn_bev, fwd_client_read, fwd_client_write,
-	    fwd_client_event, cn);
-	bufferevent_setwatermark(cn->cn_bev, EV_WRITE, TW_LOW_WM, 0);
-	bufferevent_disable(cn->cn_bev, EV_READ);
+	fwd_begin(cn);
 	fw->fw_reused = 1;
 	fwd_send(fw);
 }
@@ -259,14 +268,7 @@ fwd_request(struct conn *cn)
 		return;
 	}
 	cn->cn_ev.ef_protocol = "http/1.1";
-	ev_request_headers(&cn->cn_ev, &cn->cn_req);
-	cn->cn_state = CONN_FORWARD;
-	conn_timer(cn, TMO_IDLE, tw_env.tw_conf.cg_idle_tmo);
-	bufferevent_setcb(cn->cn_bev, fwd_client_read, fwd_client_write,
-	    fwd_client_event, cn);
-	bufferevent_setwatermark(cn->cn_bev, EV_WRITE, TW_LOW_WM, 0);
-	/* The body stays in the client's socket until upstream is there. */
-	bufferevent_disable(cn->cn_bev, EV_READ);
+	fwd_begin(cn);
 	if (fw->fw_ubev != NULL && fw->fw_uport == cn->cn_port &&
 	    strcmp(fw->fw_uhost, cn->cn_host) == 0) {
 		fw->fw_reused = 1;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/util.h"
 #include "tlsworker/grpc.h"
 
 enum grpc_state {
@@ -51,7 +52,6 @@ static size_t	grpc_body(struct grpc_parser *, const uint8_t *, size_t,
 		    const struct grpc_callbacks *, void *);
 static void	grpc_complete(struct grpc_parser *,
 		    const struct grpc_callbacks *, void *);
-static int	hexval(int);
 
 void
 grpc_init(struct grpc_parser *p, const struct grpc_limits *lim)
@@ -252,18 +252,6 @@ grpc_status_name(int code)
 	return grpc_status_names[code];
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 grpc_percent_decode(const char *in, size_t len, char *out, size_t outsize,
     size_t *outlen)
@@ -281,8 +269,8 @@ grpc_percent_decode(const char *in, size_t len, char *out, size_t outsize,
 			out[o++] = in[i++];
 			continue;
 		}
-		hi = i + 1 < len ? hexval((unsigned char)in[i + 1]) : -1;
-		lo = i + 2 < len ? hexval((unsigned char)in[i + 2]) : -1;
+		hi = i + 1 < len ? util_hexval((unsigned char)in[i + 1]) : -1;
+		lo = i + 2 < len ? util_hexval((unsigned char)in[i + 2]) : -1;
 		if (hi < 0 || lo < 0) {
 			/* As sent; what follows the '%' is read anew. */
 			flags |= GRPC_PCT_MALFORMED;

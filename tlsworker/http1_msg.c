@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/util.h"
 #include "tlsworker/http1.h"
 
 #define HTTP1_LABEL_MAX	 63	/* bytes of one DNS label */
@@ -322,23 +323,11 @@ ck_fail(struct http1_chunked *ck, const char *why)
 	return HTTP1_ERROR;
 }
 
-static int
-ck_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One byte of a chunk-size line. */
 static int
 ck_size_byte(struct http1_chunked *ck, int c)
 {
-	int	 d = ck_hex(c);
+	int	 d = util_hexval(c);
 
 	if (++ck->ck_line > HTTP1_CHUNK_LINE_MAX)
 		return ck_fail(ck, "chunk size line too long");

@@ -417,9 +417,13 @@ icpt_wait(struct icpt *ic, struct event **evp, int fd, int err)
 {
 	short	 what = err == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE;
 
-	if (*evp != NULL)
-		event_free(*evp);
-	*evp = event_new(tw_env.tw_base, fd, what, icpt_io, ic);
+	/* One event per socket for the whole handshake, not one a step;
+	 * it is never pending here (it fired, or was deleted). */
+	if (*evp == NULL)
+		*evp = event_new(tw_env.tw_base, fd, what, icpt_io, ic);
+	else if (event_assign(*evp, tw_env.tw_base, fd, what, icpt_io,
+	    ic) == -1)
+		return -1;
 	if (*evp == NULL || event_add(*evp, NULL) == -1)
 		return -1;
 	return 0;
@@ -480,29 +484,50 @@ icpt_up_start(struct icpt *ic)
 	icpt_up_step(ic);
 }
 
+/*
+ * One step of a handshake on ssl: 1 done, 0 waiting on fd (the event in
+ * *evp), -1 failed with *reason, *alert and detail filled.
+ */
+static int
+icpt_handshake(struct icpt *ic, SSL *ssl, struct event **evp, int fd,
+    int client_side, uint32_t *reason, int *alert, char *detail,
+    size_t detailsz)
+{
+	int	 r, err;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_do_handshake(ssl)) == 1)
+		return 1;
+	err = SSL_get_error(ssl, r);
+	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+		if (icpt_wait(ic, evp, fd, err) == 0)
+			return 0;
+		*reason = TLSF_OTHER;
+		*alert = 0;
+		util_strlcpy(detail, "out of memory", detailsz);
+		return -1;
+	}
+	*reason = tls_classify(ssl, r, client_side, alert, detail, detailsz);
+	return -1;
+}
+
 static void
 icpt_up_step(struct icpt *ic)
 {
 	char		 detail[TLS_DETAIL_MAX];
 	uint32_t	 reason;
-	int		 r, err, alert;
+	int		 alert;
 
-	ERR_clear_error();
-	errno = 0;
-	if ((r = SSL_do_handshake(ic->ic_ussl)) == 1) {
+	switch (icpt_handshake(ic, ic->ic_ussl, &ic->ic_uev, ic->ic_ufd, 0,
+	    &reason, &alert, detail, sizeof(detail))) {
+	case 1:
 		icpt_up_done(ic);
-		return;
+		break;
+	case -1:
+		icpt_up_failed(ic, reason, X509_V_OK, detail);
+		break;
 	}
-	err = SSL_get_error(ic->ic_ussl, r);
-	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-		if (icpt_wait(ic, &ic->ic_uev, ic->ic_ufd, err) == -1)
-			icpt_up_failed(ic, TLSF_OTHER, X509_V_OK,
-			    "out of memory");
-		return;
-	}
-	reason = tls_classify(ic->ic_ussl, r, 0, &alert, detail,
-	    sizeof(detail));
-	icpt_up_failed(ic, reason, X509_V_OK, detail);
 }
 
 /* Is now within the certificate's validity? A verify error if not. */
@@ -681,24 +706,17 @@ icpt_client_step(struct icpt *ic)
 {
 	char		 detail[TLS_DETAIL_MAX];
 	uint32_t	 reason;
-	int		 r, err, alert;
+	int		 alert;
 
-	ERR_clear_error();
-	errno = 0;
-	if ((r = SSL_do_handshake(ic->ic_cssl)) == 1) {
+	switch (icpt_handshake(ic, ic->ic_cssl, &ic->ic_cev,
+	    ic->ic_conn->cn_fd, 1, &reason, &alert, detail, sizeof(detail))) {
+	case 1:
 		icpt_client_done(ic);
-		return;
+		break;
+	case -1:
+		icpt_client_failed(ic->ic_conn, reason, alert, detail);
+		break;
 	}
-	err = SSL_get_error(ic->ic_cssl, r);
-	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-		if (icpt_wait(ic, &ic->ic_cev, ic->ic_conn->cn_fd, err) == -1)
-			icpt_client_failed(ic->ic_conn, TLSF_OTHER, 0,
-			    "out of memory");
-		return;
-	}
-	reason = tls_classify(ic->ic_cssl, r, 1, &alert, detail,
-	    sizeof(detail));
-	icpt_client_failed(ic->ic_conn, reason, alert, detail);
 }
 
 static void

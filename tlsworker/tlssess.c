@@ -63,11 +63,7 @@ sess_key_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 static size_t
 sess_hash(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h & (SESS_SLOTS - 1);
+	return util_fnv1a(UTIL_FNV_BASIS, s, strlen(s)) & (SESS_SLOTS - 1);
 }
 
 static int

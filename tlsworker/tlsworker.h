@@ -219,6 +219,8 @@ void	 conn_head_begin(struct conn *);
 /* Decide the policy for the request in cn_req; logs the decision line.
  * Returns the action. */
 uint32_t conn_decide(struct conn *);
+/* The connect_decision event and/or the audit line of cn_pd. */
+void	 conn_announce(struct conn *, int event, int audit);
 void	 conn_timer(struct conn *, int kind, uint32_t secs);
 void	 conn_touch(struct conn *);
 void	 conn_count_in(struct conn *, uint64_t);

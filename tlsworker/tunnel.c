@@ -102,7 +102,6 @@ void
 tunnel_reverse(struct conn *cn, const struct conf_listener *l)
 {
 	struct bufferevent *ubev;
-	char	 rule[POLICY_RULE_STRLEN];
 	int	 v6 = strchr(l->cl_rhost, ':') != NULL;
 
 	util_strlcpy(cn->cn_host, l->cl_rhost, sizeof(cn->cn_host));
@@ -119,13 +118,8 @@ tunnel_reverse(struct conn *cn, const struct conf_listener *l)
 	cn->cn_nreq = 1;
 	ev_set_target(&cn->cn_ev, cn->cn_host, cn->cn_port);
 	ev_connect_received(&cn->cn_ev, NULL, "reverse");
-	ev_connect_decision(&cn->cn_ev, conf_action_str(ACTION_INTERCEPT),
-	    EV_RULE_REVERSE, l->cl_line);
 	cn->cn_ev_on = 1;
-	log_audit("conn=%llu client=%s target=%s action=%s rule=%s line=%u",
-	    (unsigned long long)cn->cn_meta.cm_id, cn->cn_client,
-	    cn->cn_target, conf_action_str(ACTION_INTERCEPT),
-	    policy_rule_str(&cn->cn_pd, rule, sizeof(rule)), l->cl_line);
+	conn_announce(cn, 1, 1);
 	if ((ubev = pool_take(l->cl_id)) != NULL) {
 		intercept_start_pooled(cn, ubev);
 		return;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "common/utf8.h"
 #include "webui/webui.h"
 
@@ -129,7 +130,7 @@ static int
 wev_hex4(struct wev_parser *jp, uint32_t *v)
 {
 	size_t	 k;
-	int	 c;
+	int	 c, d;
 
 	*v = 0;
 	if (jp->jp_n - jp->jp_i < 4)
@@ -137,14 +138,9 @@ wev_hex4(struct wev_parser *jp, uint32_t *v)
 	for (k = 0; k < 4; k++) {
 		c = jp->jp_p[jp->jp_i++];
 		*v <<= 4;
-		if (c >= '0' && c <= '9')
-			*v |= (uint32_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			*v |= (uint32_t)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			*v |= (uint32_t)(c - 'A' + 10);
-		else
+		if ((d = util_hexval(c)) == -1)
 			return wev_fail(jp, "bad \\u escape");
+		*v |= (uint32_t)d;
 	}
 	return 0;
 }

@@ -8,6 +8,7 @@ PKGS=(
 	gcc make pkg-config libc6-dev
 	libssl-dev libevent-dev libseccomp-dev libcap-dev
 	libnghttp2-dev libsqlite3-dev libjansson-dev
+	zlib1g-dev libbrotli-dev libzstd-dev libmsgpack-dev
 	# fuzzing and sanitizers
 	clang libclang-rt-14-dev
 	# run: useradd for the system users
@@ -15,6 +16,7 @@ PKGS=(
 	# tests: real clients and origins, lint tools
 	curl python3 python3-pytest python3-cryptography nginx mandoc systemd
 	iproute2 procps strace util-linux
+	nghttp2-client python3-h2 python3-websockets python3-grpcio
 )
 
 missing=()

@@ -88,7 +88,7 @@ static uint64_t		 ev_lost_when;	/* monotonic usec of the last log */
 
 static const char ev_hex[] = "0123456789abcdef";
 
-static void	ev_body_pending(struct ev_flow *, int);
+static void	ev_body_pending(struct ev_flow *, struct ev_xchg *, int);
 
 static void	ev_log_lost(void);
 
@@ -194,19 +194,29 @@ ev_flow_init(struct ev_flow *f, uint64_t id, const struct addr *client)
 	f->ef_protocol = "tcp";
 }
 
+static void
+ev_body_free(struct ev_body *b)
+{
+	EVP_MD_CTX_free((EVP_MD_CTX *)b->eb_md);
+	b->eb_md = NULL;
+	free(b->eb_cap_buf);
+	b->eb_cap_buf = NULL;
+	b->eb_cap_size = 0;
+	b->eb_cap_len = 0;
+}
+
 void
 ev_flow_free(struct ev_flow *f)
 {
-	int i;
+	ev_body_free(&f->ef_x.ex_body[0]);
+	ev_body_free(&f->ef_x.ex_body[1]);
+}
 
-	for (i = 0; i < 2; i++) {
-		EVP_MD_CTX_free((EVP_MD_CTX *)f->ef_body_md[i]);
-		f->ef_body_md[i] = NULL;
-		free(f->ef_cap_buf[i]);
-		f->ef_cap_buf[i] = NULL;
-		f->ef_cap_size[i] = 0;
-		f->ef_cap_len[i] = 0;
-	}
+void
+ev_x_init(struct ev_xchg *x, uint32_t stream)
+{
+	memset(x, 0, sizeof(*x));
+	x->ex_stream = stream;
 }
 
 void
@@ -473,12 +483,11 @@ ev_null(struct ev_enc *e, const char *key)
  * event), the microseconds each time.
  */
 static void
-ev_timestamp(char *buf, size_t sz)
+ev_timestamp_at(char *buf, size_t sz, uint64_t usec)
 {
 	static time_t	 last = (time_t)-1;
 	static char	 secs[EV_TS_MAX];
 	static size_t	 secslen;
-	uint64_t	 usec = util_wall_usec();
 	time_t		 sec = (time_t)(usec / 1000000);
 	unsigned	 frac = (unsigned)(usec % 1000000);
 	struct tm	 tm;
@@ -517,7 +526,7 @@ ev_begin(struct ev_flow *f, const char *type)
 	e->ee_lim = sizeof(e->ee_buf) - EV_TAIL_MAX;
 	e->ee_full = 0;
 	e->ee_trunc = 0;
-	ev_timestamp(ts, sizeof(ts));
+	ev_timestamp_at(ts, sizeof(ts), util_wall_usec());
 	ev_puts(e, "{\"v\":1");
 	ev_str(e, "type", type);
 	ev_uint(e, "flow_id", f->ef_id);
@@ -778,25 +787,25 @@ ev_url(struct ev_enc *e, const struct ev_flow *f, const char *t, size_t tlen)
 	ev_end_member(e, mark);
 }
 
-/* A new message on the flow: its body starts from nothing. */
+/* A new message on the exchange: its body starts from nothing. */
 static void
-ev_body_reset(struct ev_flow *f, int dir)
+ev_body_reset(struct ev_body *b)
 {
-	EVP_MD_CTX *md = (EVP_MD_CTX *)f->ef_body_md[dir];
+	EVP_MD_CTX *md = (EVP_MD_CTX *)b->eb_md;
 
-	f->ef_body_len[dir] = 0;
-	f->ef_body_sent[dir] = 0;
-	f->ef_capture_left[dir] = ev_capture;
-	f->ef_cap_len[dir] = 0;
-	free(f->ef_cap_buf[dir]);	/* only bodies being read hold one */
-	f->ef_cap_buf[dir] = NULL;
-	f->ef_cap_size[dir] = 0;
+	b->eb_len = 0;
+	b->eb_sent = 0;
+	b->eb_capture_left = ev_capture;
+	b->eb_cap_len = 0;
+	free(b->eb_cap_buf);	/* only bodies being read hold one */
+	b->eb_cap_buf = NULL;
+	b->eb_cap_size = 0;
 	if (md == NULL && (md = EVP_MD_CTX_new()) == NULL)
 		return;
-	f->ef_body_md[dir] = (struct evp_md_ctx_st *)md;
+	b->eb_md = (struct evp_md_ctx_st *)md;
 	if (!EVP_DigestInit_ex(md, ev_md_sha256(), NULL)) {
 		EVP_MD_CTX_free(md);
-		f->ef_body_md[dir] = NULL;
+		b->eb_md = NULL;
 	}
 }
 
@@ -809,20 +818,21 @@ ev_body_reset(struct ev_flow *f, int dir)
 void
 ev_request_headers(struct ev_flow *f, const struct http1_head *h)
 {
-	struct ev_enc *e;
+	struct ev_xchg	*x = &f->ef_x;
+	struct ev_enc	*e;
 
 	if (!ev_enabled) {
-		f->ef_stream++;
+		x->ex_stream = ++f->ef_stream;
 		return;
 	}
-	ev_body_pending(f, 0);
-	ev_body_pending(f, 1);
-	f->ef_stream++;
-	ev_body_reset(f, 0);
+	ev_body_pending(f, x, 0);
+	ev_body_pending(f, x, 1);
+	x->ex_stream = ++f->ef_stream;
+	ev_body_reset(&x->ex_body[0]);
 	if (ev_off(f))
 		return;
 	e = ev_begin(f, "request_headers");
-	ev_uint(e, "stream", f->ef_stream);
+	ev_uint(e, "stream", x->ex_stream);
 	ev_strn(e, "method", http1_str(h, h->hh_method), h->hh_method.hs_len);
 	ev_strn(e, "target", http1_str(h, h->hh_target), h->hh_target.hs_len);
 	ev_url(e, f, http1_str(h, h->hh_target), h->hh_target.hs_len);
@@ -834,16 +844,17 @@ ev_request_headers(struct ev_flow *f, const struct http1_head *h)
 void
 ev_response_headers(struct ev_flow *f, const struct http1_head *h)
 {
-	struct ev_enc *e;
+	struct ev_xchg	*x = &f->ef_x;
+	struct ev_enc	*e;
 
 	if (!ev_enabled)
 		return;
-	ev_body_pending(f, 1);
-	ev_body_reset(f, 1);
+	ev_body_pending(f, x, 1);
+	ev_body_reset(&x->ex_body[1]);
 	if (ev_off(f))
 		return;
 	e = ev_begin(f, "response_headers");
-	ev_uint(e, "stream", f->ef_stream);
+	ev_uint(e, "stream", x->ex_stream);
 	ev_uint(e, "status", (uint64_t)(h->hh_code > 0 ? h->hh_code : 0));
 	ev_strn(e, "reason", http1_str(h, h->hh_reason), h->hh_reason.hs_len);
 	ev_version(e, h);
@@ -851,12 +862,99 @@ ev_response_headers(struct ev_flow *f, const struct http1_head *h)
 	ev_emit(f, e);
 }
 
+/* key:[["name","value"],...] of an ev_hdr list, the pairs that fit. */
+static void
+ev_pairs(struct ev_enc *e, const char *key, const struct ev_hdr *hv,
+    size_t n)
+{
+	size_t	 i, mark = ev_mark(e), pair;
+
+	ev_key(e, key);
+	ev_put(e, "[", 1);
+	if (ev_end_member(e, mark) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		pair = ev_mark(e);
+		if (i > 0)
+			ev_put(e, ",", 1);
+		ev_put(e, "[", 1);
+		ev_str_raw(e, hv[i].eh_name, hv[i].eh_nlen, 0);
+		ev_put(e, ",", 1);
+		e->ee_lim--;
+		ev_str_raw(e, hv[i].eh_value, hv[i].eh_vlen, 1);
+		e->ee_lim++;
+		ev_put(e, "]", 1);
+		if (ev_end_member(e, pair) == -1)
+			break;
+	}
+	ev_put_tail(e, "]");
+}
+
+void
+ev_x_request_headers(struct ev_flow *f, struct ev_xchg *x,
+    const char *method, size_t mlen, const char *scheme, size_t slen,
+    const char *authority, size_t alen, const char *path, size_t plen,
+    const struct ev_hdr *hv, size_t n)
+{
+	struct ev_enc	*e;
+	size_t		 mark, budget = EV_STR_MAX;
+
+	if (!ev_enabled)
+		return;
+	ev_body_reset(&x->ex_body[0]);
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, "request_headers");
+	ev_uint(e, "stream", x->ex_stream);
+	ev_strn(e, "method", method, mlen);
+	ev_strn(e, "target", path, plen);
+	if (slen > 0 && alen > 0) {
+		mark = ev_mark(e);
+		ev_key(e, "url");
+		ev_put(e, "\"", 1);
+		ev_chars(e, scheme, slen, 1, &budget);
+		ev_chars(e, "://", 3, 1, &budget);
+		ev_chars(e, authority, alen, 1, &budget);
+		budget = EV_STR_MAX;
+		ev_chars(e, path, plen, 1, &budget);
+		ev_put(e, "\"", 1);
+		ev_end_member(e, mark);
+	} else
+		ev_null(e, "url");
+	if (alen > 0)
+		ev_strn(e, "authority", authority, alen);
+	ev_str(e, "http_version", "HTTP/2");
+	ev_pairs(e, "headers", hv, n);
+	ev_emit(f, e);
+}
+
+void
+ev_x_response_headers(struct ev_flow *f, struct ev_xchg *x, int status,
+    const struct ev_hdr *hv, size_t n)
+{
+	struct ev_enc *e;
+
+	if (!ev_enabled)
+		return;
+	ev_body_pending(f, x, 1);
+	ev_body_reset(&x->ex_body[1]);
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, "response_headers");
+	ev_uint(e, "stream", x->ex_stream);
+	ev_uint(e, "status", (uint64_t)(status > 0 ? status : 0));
+	ev_str(e, "reason", "");
+	ev_str(e, "http_version", "HTTP/2");
+	ev_pairs(e, "headers", hv, n);
+	ev_emit(f, e);
+}
+
 /* Hex SHA-256 of the body so far; the context starts over for the next
  * body. NULL writes null (no context: out of memory earlier). */
 static void
-ev_body_digest(struct ev_enc *e, struct ev_flow *f, int dir)
+ev_body_digest(struct ev_enc *e, struct ev_body *b)
 {
-	EVP_MD_CTX	*md = (EVP_MD_CTX *)f->ef_body_md[dir];
+	EVP_MD_CTX	*md = (EVP_MD_CTX *)b->eb_md;
 	unsigned char	 d[EVP_MAX_MD_SIZE];
 	char		 hex[2 * EV_SHA256_LEN + 1];
 	unsigned int	 dlen = 0;
@@ -870,6 +968,31 @@ ev_body_digest(struct ev_enc *e, struct ev_flow *f, int dir)
 	ev_str(e, "body_sha256", hex);
 }
 
+/* base64 of n bytes at p as key, as much as the event has room for;
+ * returns the bytes written. */
+static size_t
+ev_b64(struct ev_enc *e, const char *key, const void *p, size_t n)
+{
+	size_t	 room, take, klen = strlen(key) + sizeof(",\"\":\"\"");
+
+	if (n == 0)
+		return 0;
+	room = e->ee_lim - e->ee_len;
+	room = room > klen ? room - klen : 0;
+	take = MIN(n, room / 4 * 3);
+	if (take < n)
+		e->ee_trunc = 1;
+	if (take == 0)
+		return 0;
+	ev_key(e, key);
+	ev_put(e, "\"", 1);
+	/* room was checked: 4 * ceil(take / 3) + NUL fits */
+	e->ee_len += (size_t)EVP_EncodeBlock((unsigned char *)e->ee_buf +
+	    e->ee_len, p, (int)take);
+	ev_put(e, "\"", 1);
+	return take;
+}
+
 /*
  * The captured bytes of this chunk, base64: those kept since the last
  * chunk event, as much as the event has room for (a capture of
@@ -878,93 +1001,115 @@ ev_body_digest(struct ev_enc *e, struct ev_flow *f, int dir)
  * capture of this body.
  */
 static void
-ev_capture_chunk(struct ev_enc *e, struct ev_flow *f, int dir)
+ev_capture_chunk(struct ev_enc *e, struct ev_body *b)
 {
-	static const char key[] = ",\"capture_b64\":\"\"";
-	size_t	 want, room, take;
+	size_t want = b->eb_cap_len;
 
-	want = f->ef_cap_len[dir];
-	f->ef_cap_len[dir] = 0;
+	b->eb_cap_len = 0;
 	if (want == 0)
 		return;
-	room = e->ee_lim - e->ee_len;
-	room = room > sizeof(key) ? room - sizeof(key) : 0;
-	take = MIN(want, room / 4 * 3);
-	if (take < want) {
-		e->ee_trunc = 1;
-		f->ef_capture_left[dir] = 0;
-	}
-	if (take == 0)
-		return;
-	ev_puts(e, ",\"capture_b64\":\"");
-	/* room was checked: 4 * ceil(take / 3) + NUL fits */
-	e->ee_len += (size_t)EVP_EncodeBlock((unsigned char *)e->ee_buf +
-	    e->ee_len, f->ef_cap_buf[dir], (int)take);
-	ev_put(e, "\"", 1);
+	if (ev_b64(e, "capture_b64", b->eb_cap_buf, want) < want)
+		b->eb_capture_left = 0;
 }
 
 /* Keep the captured part of n body bytes at p until their chunk event. */
 static void
-ev_capture_keep(struct ev_flow *f, int dir, const void *p, size_t n)
+ev_capture_keep(struct ev_body *b, const void *p, size_t n)
 {
 	size_t	 want, need;
 	uint8_t	*nb;
 
-	want = MIN(n, (size_t)f->ef_capture_left[dir]);
+	want = MIN(n, (size_t)b->eb_capture_left);
 	if (want == 0)
 		return;
 	/* room for the rest of this body's capture, once */
-	need = (size_t)f->ef_cap_len[dir] + f->ef_capture_left[dir];
-	if (need > f->ef_cap_size[dir]) {
-		if ((nb = realloc(f->ef_cap_buf[dir], need)) == NULL) {
-			f->ef_capture_left[dir] = 0;	/* capture ends */
+	need = (size_t)b->eb_cap_len + b->eb_capture_left;
+	if (need > b->eb_cap_size) {
+		if ((nb = realloc(b->eb_cap_buf, need)) == NULL) {
+			b->eb_capture_left = 0;	/* capture ends */
 			return;
 		}
-		f->ef_cap_buf[dir] = nb;
-		f->ef_cap_size[dir] = (uint32_t)need;
+		b->eb_cap_buf = nb;
+		b->eb_cap_size = (uint32_t)need;
 	}
-	memcpy(f->ef_cap_buf[dir] + f->ef_cap_len[dir], p, want);
-	f->ef_cap_len[dir] += (uint32_t)want;
-	f->ef_capture_left[dir] -= (uint32_t)want;
+	memcpy(b->eb_cap_buf + b->eb_cap_len, p, want);
+	b->eb_cap_len += (uint32_t)want;
+	b->eb_capture_left -= (uint32_t)want;
 }
 
-/* One chunk event: the bytes not yet reported, from ef_body_sent on. */
+/* One chunk event: the bytes not yet reported, from eb_sent on; the last
+ * one may carry trailers or a reset. */
 static void
-ev_body_emit(struct ev_flow *f, int dir, int last)
+ev_body_emit(struct ev_flow *f, struct ev_xchg *x, int dir, int last,
+    const struct ev_hdr *trailers, size_t ntrailers, const char *reset,
+    const char *reset_by)
 {
+	struct ev_body	*b = &x->ex_body[dir];
 	struct ev_enc	*e;
-	uint64_t	 offset = f->ef_body_sent[dir];
+	uint64_t	 offset = b->eb_sent;
 
-	f->ef_body_sent[dir] = f->ef_body_len[dir];
+	b->eb_sent = b->eb_len;
 	if (ev_off(f)) {
-		f->ef_cap_len[dir] = 0;
+		b->eb_cap_len = 0;
 		if (last)
-			ev_body_reset(f, dir);
+			ev_body_reset(b);
 		return;
 	}
 	e = ev_begin(f, dir ? "response_body_chunk" : "request_body_chunk");
-	ev_uint(e, "stream", f->ef_stream);
+	ev_uint(e, "stream", x->ex_stream);
 	ev_uint(e, "offset", offset);
-	ev_uint(e, "size", f->ef_body_len[dir] - offset);
+	ev_uint(e, "size", b->eb_len - offset);
 	ev_bool(e, "last", last);
 	if (last) {
-		ev_uint(e, "body_size", f->ef_body_len[dir]);
-		ev_body_digest(e, f, dir);
+		ev_uint(e, "body_size", b->eb_len);
+		ev_body_digest(e, b);
+		if (reset != NULL) {
+			ev_str(e, "reset", reset);
+			ev_str(e, "reset_by", reset_by);
+		}
+		if (ntrailers > 0)
+			ev_pairs(e, "trailers", trailers, ntrailers);
 	}
-	ev_capture_chunk(e, f, dir);
+	ev_capture_chunk(e, b);
 	ev_emit(f, e);
 	if (last)
-		ev_body_reset(f, dir);
+		ev_body_reset(b);
 	else
-		f->ef_body_when[dir] = util_now_usec();
+		b->eb_when = util_now_usec();
 }
 
 /* Bytes of a body not reported yet go out before what ends it. */
 static void
-ev_body_pending(struct ev_flow *f, int dir)
+ev_body_pending(struct ev_flow *f, struct ev_xchg *x, int dir)
 {
-	if (f->ef_body_len[dir] > f->ef_body_sent[dir])
-		ev_body_emit(f, dir, 0);
+	if (x->ex_body[dir].eb_len > x->ex_body[dir].eb_sent)
+		ev_body_emit(f, x, dir, 0, NULL, 0, NULL, NULL);
+}
+
+/* Digest and capture n more bytes; 1 when a chunk event is due. */
+static int
+ev_body_add(struct ev_body *b, const void *p, size_t n)
+{
+	uint64_t pending;
+
+	if (b->eb_md == NULL && b->eb_len == 0)
+		ev_body_reset(b);	/* a body without a head event */
+	if (b->eb_len == 0) {
+		/* the capture size in force when it starts */
+		b->eb_capture_left = ev_capture;
+		b->eb_when = util_now_usec();
+	}
+	b->eb_len += n;
+	if (n > 0 && b->eb_md != NULL &&
+	    !EVP_DigestUpdate((EVP_MD_CTX *)b->eb_md, p, n)) {
+		EVP_MD_CTX_free((EVP_MD_CTX *)b->eb_md);
+		b->eb_md = NULL;
+	}
+	if (n > 0)
+		ev_capture_keep(b, p, n);
+	pending = b->eb_len - b->eb_sent;
+	return pending > 0 && (pending >= EV_CHUNK_BYTES ||
+	    util_now_usec() - b->eb_when >= EV_CHUNK_USEC);
 }
 
 /*
@@ -973,36 +1118,159 @@ ev_body_pending(struct ev_flow *f, int dir)
  * body's first bytes or its previous event, and at the end.
  */
 void
-ev_body_chunk(struct ev_flow *f, int response, const void *p, size_t n,
-    int last)
+ev_x_body_chunk(struct ev_flow *f, struct ev_xchg *x, int response,
+    const void *p, size_t n, int last)
 {
-	int		 dir = response ? 1 : 0;
-	uint64_t	 pending;
+	int dir = response ? 1 : 0;
 
 	if (!ev_enabled)
 		return;	/* no digest, no capture */
-	if (f->ef_body_md[dir] == NULL && f->ef_body_len[dir] == 0)
-		ev_body_reset(f, dir);	/* a body without a head event */
-	if (f->ef_body_len[dir] == 0) {
-		/* the capture size in force when it starts */
-		f->ef_capture_left[dir] = ev_capture;
-		f->ef_body_when[dir] = util_now_usec();
+	if (ev_body_add(&x->ex_body[dir], p, n) || last)
+		ev_body_emit(f, x, dir, last, NULL, 0, NULL, NULL);
+}
+
+void
+ev_body_chunk(struct ev_flow *f, int response, const void *p, size_t n,
+    int last)
+{
+	ev_x_body_chunk(f, &f->ef_x, response, p, n, last);
+}
+
+void
+ev_x_body_end(struct ev_flow *f, struct ev_xchg *x, int response,
+    const struct ev_hdr *trailers, size_t n, const char *reset,
+    const char *reset_by)
+{
+	if (!ev_enabled)
+		return;
+	ev_body_add(&x->ex_body[response ? 1 : 0], NULL, 0);
+	ev_body_emit(f, x, response ? 1 : 0, 1, trailers, n, reset,
+	    reset_by);
+}
+
+void
+ev_x_free(struct ev_flow *f, struct ev_xchg *x)
+{
+	if (ev_enabled) {
+		ev_body_pending(f, x, 0);
+		ev_body_pending(f, x, 1);
 	}
-	f->ef_body_len[dir] += n;
-	if (n > 0 && f->ef_body_md[dir] != NULL &&
-	    !EVP_DigestUpdate((EVP_MD_CTX *)f->ef_body_md[dir], p, n)) {
-		EVP_MD_CTX_free((EVP_MD_CTX *)f->ef_body_md[dir]);
-		f->ef_body_md[dir] = NULL;
+	ev_body_free(&x->ex_body[0]);
+	ev_body_free(&x->ex_body[1]);
+}
+
+/* --- messages inside a body: WebSocket, SSE, gRPC ----------------------- */
+
+void
+ev_ws_message(struct ev_flow *f, uint32_t stream, const struct ev_ws_msg *m)
+{
+	struct ev_enc *e;
+
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, "ws_message");
+	ev_uint(e, "stream", stream);
+	ev_str(e, "from", EV_FROM(m->ew_response));
+	ev_str(e, "opcode", m->ew_opcode);
+	ev_uint(e, "length", m->ew_len);
+	ev_uint(e, "frames", m->ew_frames);
+	ev_bool(e, "compressed", m->ew_compressed);
+	if (m->ew_oversize)
+		ev_bool(e, "oversize", 1);
+	if (m->ew_close_code != 0) {
+		ev_uint(e, "close_code", (uint64_t)m->ew_close_code);
+		ev_strn(e, "close_reason", m->ew_reason, m->ew_reason_len);
 	}
-	if (n > 0)
-		ev_capture_keep(f, dir, p, n);
-	if (!last) {
-		pending = f->ef_body_len[dir] - f->ef_body_sent[dir];
-		if (pending == 0 || (pending < EV_CHUNK_BYTES &&
-		    util_now_usec() - f->ef_body_when[dir] < EV_CHUNK_USEC))
-			return;
+	ev_b64(e, "head_b64", m->ew_head, MIN(m->ew_headlen,
+	    (size_t)ev_capture));
+	ev_emit(f, e);
+}
+
+static void
+ev_ws_turn(struct ev_flow *f, uint32_t stream, const struct ev_ws_turn *t,
+    int completed)
+{
+	struct ev_enc	*e;
+	char		 ts[EV_TS_MAX];
+
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, completed ? "ws_turn_completed" : "ws_turn_started");
+	ev_uint(e, "stream", stream);
+	ev_uint(e, "turn", t->et_turn);
+	ev_str(e, "side", EV_FROM(t->et_response));
+	ev_timestamp_at(ts, sizeof(ts), t->et_start);
+	ev_str(e, "started", ts);
+	if (completed) {
+		ev_timestamp_at(ts, sizeof(ts), t->et_end);
+		ev_str(e, "ended", ts);
+		ev_uint(e, "messages", t->et_messages);
+		ev_uint(e, "frames", t->et_frames);
+		ev_uint(e, "bytes", t->et_bytes);
+		ev_str(e, "reason", t->et_reason);
 	}
-	ev_body_emit(f, dir, last);
+	ev_emit(f, e);
+}
+
+void
+ev_ws_turn_started(struct ev_flow *f, uint32_t stream,
+    const struct ev_ws_turn *t)
+{
+	ev_ws_turn(f, stream, t, 0);
+}
+
+void
+ev_ws_turn_completed(struct ev_flow *f, uint32_t stream,
+    const struct ev_ws_turn *t)
+{
+	ev_ws_turn(f, stream, t, 1);
+}
+
+void
+ev_sse_event(struct ev_flow *f, uint32_t stream, const char *type,
+    size_t tlen, const char *id, size_t idlen, int64_t retry,
+    const char *data, size_t dlen)
+{
+	struct ev_enc *e;
+
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, "sse_event");
+	ev_uint(e, "stream", stream);
+	ev_strn(e, "event", type, tlen);
+	ev_strn(e, "id", id, idlen);
+	if (retry >= 0)
+		ev_uint(e, "retry", (uint64_t)retry);
+	ev_uint(e, "data_size", dlen);
+	if (dlen > ev_capture) {
+		dlen = ev_capture;
+		e->ee_trunc = 1;
+	}
+	ev_strn(e, "data", data, dlen);
+	ev_emit(f, e);
+}
+
+void
+ev_grpc_message(struct ev_flow *f, uint32_t stream,
+    const struct ev_grpc_msg *g)
+{
+	struct ev_enc *e;
+
+	if (ev_off(f))
+		return;
+	e = ev_begin(f, "grpc_message");
+	ev_uint(e, "stream", stream);
+	ev_str(e, "from", EV_FROM(g->eg_response));
+	ev_uint(e, "index", g->eg_index);
+	ev_uint(e, "offset", g->eg_offset);
+	if (g->eg_error != NULL) {
+		ev_str(e, "error", g->eg_error);
+		ev_str(e, "detail", g->eg_reason);
+	} else {
+		ev_bool(e, "compressed", g->eg_compressed);
+		ev_uint(e, "length", g->eg_len);
+	}
+	ev_emit(f, e);
 }
 
 void
@@ -1011,8 +1279,8 @@ ev_stream_closed(struct ev_flow *f, const char *reason, uint64_t bytes_in,
 {
 	struct ev_enc *e;
 
-	ev_body_pending(f, 0);
-	ev_body_pending(f, 1);
+	ev_body_pending(f, &f->ef_x, 0);
+	ev_body_pending(f, &f->ef_x, 1);
 	if (ev_off(f))
 		return;
 	e = ev_begin(f, "stream_closed");

@@ -31,29 +31,50 @@ struct evp_md_ctx_st;
 
 #define EV_SCHEMA_VERSION 1
 
+/* One body being streamed: size and SHA-256 so far, and the capture. */
+struct ev_body {
+	uint64_t	 eb_len;
+	struct evp_md_ctx_st *eb_md;
+	uint32_t	 eb_capture_left;	/* bytes still to capture */
+	/* coalescing: bytes of the body already in a chunk event, when
+	 * the last one went (or the body began), and the captured bytes
+	 * of the bytes not yet reported */
+	uint64_t	 eb_sent;
+	uint64_t	 eb_when;		/* monotonic usec */
+	uint8_t		*eb_cap_buf;
+	uint32_t	 eb_cap_len;
+	uint32_t	 eb_cap_size;
+};
+
+/* One exchange (an HTTP/1 request and its response, an HTTP/2 stream):
+ * its number in the events' "stream" and its two bodies (0 request, 1
+ * response). HTTP/1 uses the one inside struct ev_flow; HTTP/2 has one
+ * per stream (ev_x_init, ev_x_free). */
+struct ev_xchg {
+	uint32_t	 ex_stream;
+	struct ev_body	 ex_body[2];
+};
+
 struct ev_flow {
 	uint64_t	 ef_id;		/* the acceptor's connection id */
 	uint32_t	 ef_seq;	/* seq of the next event */
-	uint32_t	 ef_stream;	/* exchange number on the connection */
+	uint32_t	 ef_stream;	/* HTTP/1 exchanges on the connection */
 	struct addr	 ef_client;
 	char		 ef_client_str[ADDR_STRLEN];	/* "" when not known */
 	char		 ef_host[HOSTPAT_MAXLEN + 1];
 	uint16_t	 ef_port;
-	const char	*ef_protocol;	/* "tcp", "tls", "http/1.1" */
+	const char	*ef_protocol;	/* "tcp", "tls", "http/1.1", "http2" */
 	int		 ef_tls;	/* the client side speaks TLS: set by
 					 * ev_tls_succeeded(TLS_SIDE_CLIENT) */
-	/* per body being streamed: size and SHA-256 so far */
-	uint64_t	 ef_body_len[2];	/* 0 request, 1 response */
-	struct evp_md_ctx_st *ef_body_md[2];
-	uint32_t	 ef_capture_left[2];	/* bytes still to capture */
-	/* coalescing: bytes of the body already in a chunk event, when
-	 * the last one went (or the body began), and the captured bytes
-	 * of the bytes not yet reported */
-	uint64_t	 ef_body_sent[2];
-	uint64_t	 ef_body_when[2];	/* monotonic usec */
-	uint8_t		*ef_cap_buf[2];
-	uint32_t	 ef_cap_len[2];
-	uint32_t	 ef_cap_size[2];
+	struct ev_xchg	 ef_x;		/* the HTTP/1 exchange */
+};
+
+/* A header field for the HTTP/2 events (not NUL-terminated). */
+struct ev_hdr {
+	const char	*eh_name;
+	size_t		 eh_nlen;
+	const char	*eh_value;
+	size_t		 eh_vlen;
 };
 
 /* The channel to webui; NULL turns every event off. Set by main.c. */
@@ -100,6 +121,85 @@ void	ev_response_headers(struct ev_flow *, const struct http1_head *);
 #define EV_CHUNK_USEC	1000000ULL
 void	ev_body_chunk(struct ev_flow *, int response, const void *, size_t,
 	    int last);
+/* HTTP/2 and other multiplexed exchanges: x lives as long as its stream;
+ * ev_x_free() reports the bytes still pending and frees it. */
+void	ev_x_init(struct ev_xchg *, uint32_t stream);
+void	ev_x_free(struct ev_flow *, struct ev_xchg *);
+/* Pseudo-header fields as arguments, the others in hdrs. */
+void	ev_x_request_headers(struct ev_flow *, struct ev_xchg *,
+	    const char *method, size_t mlen, const char *scheme, size_t slen,
+	    const char *authority, size_t alen, const char *path, size_t plen,
+	    const struct ev_hdr *hdrs, size_t n);
+void	ev_x_response_headers(struct ev_flow *, struct ev_xchg *, int status,
+	    const struct ev_hdr *hdrs, size_t n);
+void	ev_x_body_chunk(struct ev_flow *, struct ev_xchg *, int response,
+	    const void *, size_t, int last);
+/* The end of a body that has trailers (the last chunk event carries
+ * them), or that was reset (reset: the error name, by "client",
+ * "server" or "proxy"). */
+void	ev_x_body_end(struct ev_flow *, struct ev_xchg *, int response,
+	    const struct ev_hdr *trailers, size_t n, const char *reset,
+	    const char *reset_by);
+
+/* The direction of a message on a stream: "client" sent it (to the
+ * server) or "server" did. */
+#define EV_FROM(response) ((response) ? "server" : "client")
+
+/* A WebSocket message or control frame, when it is complete. */
+struct ev_ws_msg {
+	int		 ew_response;	/* sent by the server */
+	const char	*ew_opcode;	/* "text", "binary", "close", "ping",
+					 * "pong" */
+	uint64_t	 ew_len;	/* payload bytes (compressed ones for a
+					 * compressed message) */
+	int		 ew_compressed;	/* permessage-deflate */
+	unsigned	 ew_frames;
+	int		 ew_oversize;	/* past the observation limit */
+	const void	*ew_head;	/* first payload bytes (capture), */
+	size_t		 ew_headlen;	/* 0: none captured */
+	int		 ew_close_code;	/* close: the code, else 0 */
+	const char	*ew_reason;	/* close: UTF-8 reason */
+	size_t		 ew_reason_len;
+};
+void	ev_ws_message(struct ev_flow *, uint32_t stream,
+	    const struct ev_ws_msg *);
+/* A turn: the messages one side sends until the other side answers.
+ * start and end are wall-clock usec (util_wall_usec). */
+struct ev_ws_turn {
+	uint64_t	 et_turn;	/* from 1 on the connection */
+	int		 et_response;	/* the server began it */
+	uint64_t	 et_frames;
+	uint64_t	 et_messages;
+	uint64_t	 et_bytes;
+	uint64_t	 et_start;
+	uint64_t	 et_end;	/* completed only */
+	const char	*et_reason;	/* completed only: "reply", "close",
+					 * "error", "idle", "eof" */
+};
+void	ev_ws_turn_started(struct ev_flow *, uint32_t stream,
+	    const struct ev_ws_turn *);
+void	ev_ws_turn_completed(struct ev_flow *, uint32_t stream,
+	    const struct ev_ws_turn *);
+/* A server-sent event as it completes (tlsworker/sse.h); the data is
+ * cut to the capture size, data_size is its whole length. */
+void	ev_sse_event(struct ev_flow *, uint32_t stream, const char *type,
+	    size_t tlen, const char *id, size_t idlen, int64_t retry,
+	    const char *data, size_t dlen);
+/* A gRPC message (its 5-byte prefix was read), or a malformed envelope
+ * (error set: its kind and reason, offset of the prefix at fault). */
+struct ev_grpc_msg {
+	int		 eg_response;
+	uint64_t	 eg_index;	/* messages before it in that direction */
+	int		 eg_compressed;
+	uint64_t	 eg_len;
+	uint64_t	 eg_offset;
+	const char	*eg_error;	/* NULL, or "bad_flag", "too_large",
+					 * "truncated_prefix", ... */
+	const char	*eg_reason;
+};
+void	ev_grpc_message(struct ev_flow *, uint32_t stream,
+	    const struct ev_grpc_msg *);
+
 /* Last event of a flow. reason: "closed", "client_eof", "upstream_eof",
  * "timeout", "error", "blocked", "tls_failed", "shutdown". */
 void	ev_stream_closed(struct ev_flow *, const char *reason,

@@ -472,7 +472,7 @@ test_no_sink(void)
 	ev_connect_received(&f, "CONNECT", "explicit");
 	ev_body_chunk(&f, 1, "abc", 3, 1);
 	ev_stream_closed(&f, "closed", 0, 0);
-	CHECK(nothing_queued() && f.ef_body_md[1] == NULL,
+	CHECK(nothing_queued() && f.ef_x.ex_body[1].eb_md == NULL,
 	    "events off: nothing encoded, no digest");
 	ev_flow_free(&f);
 	ev_set_enabled(1);

@@ -44,13 +44,16 @@ CFLAGS  += -DMITMD_TESTHOOKS
 endif
 
 # Libraries per role: each executable links only what it uses.
-PC_common    := libevent openssl libseccomp libcap sqlite3
+# the decoder chain (common/decode.c): zlib, brotli, zstd, msgpack-c
+PC_decode    := zlib libbrotlidec libzstd msgpack
+PC_common    := libevent openssl libseccomp libcap sqlite3 $(PC_decode)
 PC_master    := libevent libseccomp
 PC_mitmctl   :=
 PC_acceptor  := libevent libseccomp libcap
-PC_tlsworker := libevent libevent_openssl openssl libseccomp libcap
+PC_tlsworker := libevent libevent_openssl openssl libseccomp libcap libnghttp2 \
+		$(PC_decode)
 PC_certd     := libevent openssl libseccomp libcap
-PC_webui     := libevent openssl libseccomp libcap sqlite3
+PC_webui     := libevent openssl libseccomp libcap sqlite3 $(PC_decode)
 pc_cflags = $(if $(1),$(shell $(PKG_CONFIG) --cflags $(1)))
 pc_libs   = $(if $(1),$(shell $(PKG_CONFIG) --libs $(1)))
 

@@ -42,6 +42,11 @@
 #define CONF_DEF_KEEP_FLOWS	100000
 #define CONF_DEF_KEEP_DAYS	7
 #define CONF_CIPHERS_MAX	512
+#define CONF_DEF_H2_STREAMS	100   /* concurrent streams per connection */
+#define CONF_H2_STREAMS_MAX	1000
+#define CONF_DEF_H2_HEADER_LIST	65536 /* bytes of a header list (RFC 9113) */
+#define CONF_H2_HEADER_LIST_MIN	1024
+#define CONF_H2_HEADER_LIST_MAX	1048576
 #define CONF_CAPTURE_MAX_KIB	32    /* a captured body fits one message */
 /* fds one worker connection may hold (client, upstream, two pipes), and
  * what a worker keeps beyond them */
@@ -102,6 +107,10 @@ struct conf_global {
 	char	 cg_ca_file[CONF_PATH_MAX];	/* upstream trust, read by
 						 * each worker before chroot */
 	uint32_t cg_events;	/* 1: some consumer of events exists */
+	/* HTTP/2 (tlsworker/h2.c) */
+	uint32_t cg_http2;		/* offered and accepted */
+	uint32_t cg_h2_streams;		/* SETTINGS_MAX_CONCURRENT_STREAMS */
+	uint32_t cg_h2_header_list;	/* SETTINGS_MAX_HEADER_LIST_SIZE */
 };
 
 /* IMSG_CONF_RULE: one policy rule; the first match wins, in order. */

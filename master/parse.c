@@ -95,6 +95,9 @@ enum setting {
 	SET_KEEP_FLOWS,
 	SET_KEEP_DAYS,
 	SET_STORE_OFF,
+	SET_HTTP2,
+	SET_H2_STREAMS,
+	SET_H2_HEADER_LIST,
 	SET_MAX
 };
 
@@ -1217,6 +1220,48 @@ parse_events(struct parser *p)
 	return (-1);
 }
 
+/* http2 yes|no | http2 max-concurrent-streams N |
+ * http2 max-header-list-size N */
+static int
+parse_http2(struct parser *p)
+{
+	static const char *const words[] = { "yes", "no",
+	    "max-concurrent-streams", "max-header-list-size", NULL };
+	struct conf_global	*g = &p->p_conf->mc_global;
+
+	switch (next_choice(p, words, "'yes', 'no', 'max-concurrent-streams' "
+	    "or 'max-header-list-size'", "http2")) {
+	case 0:
+	case 1:
+		if (setting_once(p, SET_HTTP2, "http2") == -1)
+			return (-1);
+		g->cg_http2 = tok_is(p, "yes");
+		lex_next(p);
+		return (0);
+	case 2:
+		if (setting_once(p, SET_H2_STREAMS,
+		    "http2 max-concurrent-streams") == -1)
+			return (-1);
+		lex_next(p);
+		if (take_number(p, "a number of streams",
+		    "max-concurrent-streams", "http2 max-concurrent-streams", 1,
+		    CONF_H2_STREAMS_MAX, &g->cg_h2_streams) == -1)
+			return (-1);
+		return (0);
+	case 3:
+		if (setting_once(p, SET_H2_HEADER_LIST,
+		    "http2 max-header-list-size") == -1)
+			return (-1);
+		lex_next(p);
+		if (take_number(p, "a number of bytes", "max-header-list-size",
+		    "http2 max-header-list-size", CONF_H2_HEADER_LIST_MIN,
+		    CONF_H2_HEADER_LIST_MAX, &g->cg_h2_header_list) == -1)
+			return (-1);
+		return (0);
+	}
+	return (-1);
+}
+
 /* capture bodies max N KiB */
 static int
 parse_capture(struct parser *p)
@@ -1303,6 +1348,7 @@ static const struct keyword {
 	{ "capture", parse_capture },
 	{ "chroot", parse_chroot },
 	{ "events", parse_events },
+	{ "http2", parse_http2 },
 	{ "intercept", parse_rule },
 	{ "limit", parse_limit },
 	{ "listen", parse_listen },
@@ -1456,6 +1502,9 @@ conf_init(struct mitmd_conf *c)
 	g->cg_pt_after = CONF_DEF_PT_AFTER;
 	g->cg_pt_ttl = CONF_DEF_PT_TTL;
 	g->cg_capture_max = CONF_DEF_CAPTURE_MAX;
+	g->cg_http2 = 1;
+	g->cg_h2_streams = CONF_DEF_H2_STREAMS;
+	g->cg_h2_header_list = CONF_DEF_H2_HEADER_LIST;
 	g->cg_keep_flows = CONF_DEF_KEEP_FLOWS;
 	g->cg_keep_days = CONF_DEF_KEEP_DAYS;
 	util_strlcpy(g->cg_ciphers, CONF_DEF_CIPHERS, sizeof(g->cg_ciphers));

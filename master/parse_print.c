@@ -205,6 +205,9 @@ conf_print(FILE *f, const struct mitmd_conf *c)
 	print_tls(f, c);
 	print_events(f, c);
 	fprintf(f, "capture bodies max %u KiB\n", g->cg_capture_max);
+	fprintf(f, "http2 %s\n", g->cg_http2 ? "yes" : "no");
+	fprintf(f, "http2 max-concurrent-streams %u\n", g->cg_h2_streams);
+	fprintf(f, "http2 max-header-list-size %u\n", g->cg_h2_header_list);
 	if (g->cg_keep_flows == 0 && g->cg_keep_days == 0)
 		fprintf(f, "store off\n");
 	else {

@@ -34,6 +34,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "tlsworker/h2.h"
 #include "tlsworker/tlsworker.h"
 
 #define CONN_BODY_MAX	512	/* text of an error response */
@@ -522,6 +523,11 @@ conn_close(struct conn *cn)
 	uint64_t	 id = cn->cn_meta.cm_id;
 
 	conn_audit_closed(cn);
+	/* its streams' pending events go before stream_closed */
+	if (cn->cn_h2 != NULL) {
+		h2_free(cn->cn_h2);
+		cn->cn_h2 = NULL;
+	}
 	if (cn->cn_ev_on)
 		ev_stream_closed(&cn->cn_ev, cn->cn_why ? cn->cn_why :
 		    CONN_WHY_DEFAULT, cn->cn_bytes_in, cn->cn_bytes_out);

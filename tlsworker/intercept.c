@@ -47,6 +47,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "tlsworker/clienthello.h"
+#include "tlsworker/h2.h"
 #include "tlsworker/leaf.h"
 #include "tlsworker/tls.h"
 #include "tlsworker/tlsworker.h"
@@ -55,6 +56,7 @@
 #define IC_INPUT_MAX	((size_t)8 * CH_MAX)	/* bytes buffered for a hello: a
 					 * hello cut in tiny records */
 #define IC_ALPN_OFFER	"\x08" TLS_ALPN_HTTP11
+#define IC_ALPN_OFFER_H2 "\x02" TLS_ALPN_H2 "\x08" TLS_ALPN_HTTP11
 #define IC_PAGE_MAX	2048
 #define IC_CIPHER_MAX	64
 
@@ -107,6 +109,7 @@ static void	icpt_leaf(struct icpt *, X509 *);
 static void	icpt_leaf_cb(void *, struct leaf *, const char *);
 static void	icpt_client_start(struct icpt *, struct leaf *);
 static void	icpt_client_step(struct icpt *);
+static int	icpt_up_h2(const struct icpt *);
 static void	icpt_client_done(struct icpt *);
 static void	icpt_client_failed(struct conn *, uint32_t, int, const char *);
 static void	icpt_io(evutil_socket_t, short, void *);
@@ -466,9 +469,14 @@ icpt_up_start(struct icpt *ic)
 		ok = ic->ic_name_ip ? X509_VERIFY_PARAM_set1_ip_asc(
 		    SSL_get0_param(ssl), ic->ic_name) :
 		    SSL_set1_host(ssl, ic->ic_name);
-	/* HTTP/1.1 only in this version, whatever else the client
-	 * offered; a client without ALPN gets none upstream either. */
-	if (ok && ic->ic_ch.ch_has_alpn)
+	/* What the client offered of h2 and http/1.1, and http/1.1 always
+	 * (an HTTP/2 client can be served by an HTTP/1.1 upstream); a
+	 * client without ALPN gets none upstream either. */
+	if (ok && ic->ic_ch.ch_has_alpn && ic->ic_ch.ch_alpn_h2 &&
+	    tw_env.tw_conf.cg_http2)
+		ok = SSL_set_alpn_protos(ssl, (const unsigned char *)
+		    IC_ALPN_OFFER_H2, sizeof(IC_ALPN_OFFER_H2) - 1) == 0;
+	else if (ok && ic->ic_ch.ch_has_alpn)
 		ok = SSL_set_alpn_protos(ssl, (const unsigned char *)
 		    IC_ALPN_OFFER, sizeof(IC_ALPN_OFFER) - 1) == 0;
 	if (!ok) {
@@ -698,7 +706,22 @@ icpt_client_start(struct icpt *ic, struct leaf *lf)
 	}
 	SSL_set_bio(ssl, rb, wb);
 	SSL_set_accept_state(ssl);
+	tls_want_h2(ssl, icpt_up_h2(ic) ? 1 : h2_choose(ic->ic_ch.ch_alpn_h2,
+	    ic->ic_ch.ch_alpn_http11, 0) && !ic->ic_upfail);
 	icpt_client_step(ic);
+}
+
+/* The upstream chose h2 (and the client may get it). */
+static int
+icpt_up_h2(const struct icpt *ic)
+{
+	const SSL *ssl = ic->ic_ussl;
+
+	if (ic->ic_upfail || !tw_env.tw_conf.cg_http2)
+		return 0;
+	if (ic->ic_pooled != NULL)
+		ssl = bufferevent_openssl_get_ssl(ic->ic_pooled);
+	return ssl != NULL && tls_alpn_is_h2(ssl);
 }
 
 static void
@@ -777,11 +800,13 @@ icpt_client_done(struct icpt *ic)
 	struct conn		*cn = ic->ic_conn;
 	struct bufferevent	*cb, *ub = NULL;
 	char			 alpn[IC_CIPHER_MAX];
+	int			 up_h2;
 
 	ev_tls_succeeded(&cn->cn_ev, TLS_SIDE_CLIENT,
 	    tls_version_str(ic->ic_cssl), SSL_get_cipher_name(ic->ic_cssl),
 	    tls_alpn_str(ic->ic_cssl, alpn, sizeof(alpn)));
 	cn->cn_fail_status = ic->ic_noconn ? ic->ic_status : 502;
+	up_h2 = icpt_up_h2(ic);
 	if (ic->ic_upfail && (cn->cn_fail_page = icpt_fail_page(ic)) == NULL) {
 		conn_why(cn, "error");
 		conn_close(cn);
@@ -817,6 +842,18 @@ icpt_client_done(struct icpt *ic)
 		bufferevent_openssl_set_allow_dirty_shutdown(ub, 1);
 	}
 	intercept_free(ic);
+	if (ub != NULL && tls_alpn_is_h2(cn->cn_ssl)) {
+		cn->cn_fixed = 1;
+		(void)h2_start(cn, ub, up_h2);
+		return;
+	}
+	if (ub != NULL && up_h2) {
+		/* an upstream that wants h2 for a client that does not
+		 * speak it: not translated in this direction */
+		log_info("conn=%llu: %s: the upstream chose h2, the client "
+		    "HTTP/1.1", (unsigned long long)cn->cn_meta.cm_id,
+		    cn->cn_target);
+	}
 	if (ub != NULL && fwd_fixed(cn, ub) == -1) {
 		conn_close(cn);
 		return;

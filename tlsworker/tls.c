@@ -160,29 +160,63 @@ tls_client_side_new(void)
 	return ts.ts_cl ? SSL_new(ts.ts_cl) : NULL;
 }
 
-/* HTTP/1.1 only in this version: a client that offers h2 alone gets no
- * ALPN answer, which leaves the protocol to its default. */
-static int
-tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-    const unsigned char *in, unsigned int inlen, void *arg)
+/* The offered name, or NULL. */
+static const unsigned char *
+tls_alpn_find(const unsigned char *in, unsigned int inlen, const char *name)
 {
-	static const unsigned char h11[] = TLS_ALPN_HTTP11;
-	unsigned int	 i = 0, n;
+	unsigned int	 i = 0, n, len = (unsigned int)strlen(name);
 
-	(void)ssl;
-	(void)arg;
 	while (i < inlen) {
 		n = in[i++];
 		if (n > inlen - i)
 			break;
-		if (n == sizeof(h11) - 1 && memcmp(in + i, h11, n) == 0) {
-			*out = in + i;
-			*outlen = (unsigned char)n;
-			return SSL_TLSEXT_ERR_OK;
-		}
+		if (n == len && memcmp(in + i, name, n) == 0)
+			return in + i;
 		i += n;
 	}
+	return NULL;
+}
+
+/* h2 when the interception chose it for this client (tls_want_h2), else
+ * http/1.1; a client that offers neither gets no ALPN answer, which
+ * leaves the protocol to its default. */
+static int
+tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	const unsigned char *p = NULL;
+
+	(void)arg;
+	if (SSL_get_app_data(ssl) != NULL &&
+	    (p = tls_alpn_find(in, inlen, TLS_ALPN_H2)) != NULL) {
+		*out = p;
+		*outlen = sizeof(TLS_ALPN_H2) - 1;
+		return SSL_TLSEXT_ERR_OK;
+	}
+	if ((p = tls_alpn_find(in, inlen, TLS_ALPN_HTTP11)) != NULL) {
+		*out = p;
+		*outlen = sizeof(TLS_ALPN_HTTP11) - 1;
+		return SSL_TLSEXT_ERR_OK;
+	}
 	return SSL_TLSEXT_ERR_NOACK;
+}
+
+void
+tls_want_h2(SSL *ssl, int on)
+{
+	static char h2[] = TLS_ALPN_H2;
+
+	SSL_set_app_data(ssl, on ? h2 : NULL);
+}
+
+int
+tls_alpn_is_h2(const SSL *ssl)
+{
+	const unsigned char	*p;
+	unsigned int		 n;
+
+	SSL_get0_alpn_selected(ssl, &p, &n);
+	return n == sizeof(TLS_ALPN_H2) - 1 && memcmp(p, TLS_ALPN_H2, n) == 0;
 }
 
 /* The client's alerts that say "I do not trust this certificate": the

@@ -22,6 +22,7 @@ struct evbuffer;
 
 #define TLS_DETAIL_MAX	  256	/* raw detail of a failure */
 #define TLS_ALPN_HTTP11	  "http/1.1"
+#define TLS_ALPN_H2	  "h2"
 /* The leaf for an upstream that failed verification: its validity when
  * there is no upstream certificate to copy it from. */
 #define TLS_FAIL_LEAF_BACK_SEC	 3600
@@ -62,6 +63,10 @@ const char *tls_verify_summary(long);
 /* "TLSv1.3" and the like, "-" when none. */
 const char *tls_version_str(const SSL *);
 const char *tls_alpn_str(const SSL *, char *, size_t);
+/* The client SSL answers h2 to a client that offers it (the choice of
+ * h2_choose), else http/1.1. */
+void	 tls_want_h2(SSL *, int);
+int	 tls_alpn_is_h2(const SSL *);
 
 /* A read BIO that serves the bytes of prefix first, then reads fd. It
  * owns prefix (NULL: just the socket) and never closes fd. */

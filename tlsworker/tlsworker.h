@@ -159,6 +159,7 @@ enum conn_tmo {
 struct relay;
 struct fwd;
 struct icpt;
+struct h2c;
 
 struct conn {
 	TAILQ_ENTRY(conn)	 cn_entry;
@@ -192,6 +193,7 @@ struct conn {
 	struct relay		*cn_relay;
 	struct fwd		*cn_fwd;
 	struct icpt		*cn_icpt;	/* interception being set up */
+	struct h2c		*cn_h2;		/* HTTP/2 with the client */
 	/* inside a CONNECT tunnel (intercepted TLS, or plain HTTP): every
 	 * request goes to the CONNECT target, no policy per request */
 	int			 cn_fixed;

@@ -1,0 +1,395 @@
+"""HTTP/2 through an intercepted connection: curl --http2 against an
+HTTP/2 origin (nginx) and against an HTTP/1.1-only one (translated);
+python3-h2 on one connection: 100 parallel streams with their bodies
+checked, a stream reset by the client, header lists near and past the
+limit, trailers; `http2 no`; and the events: protocol http2, the stream
+id, each body's end.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
+import pytest
+
+from pylib import client, origins, tls, util
+from pylib.mitmd import Mitmd, tempdir
+
+N_PARALLEL = 100
+IO_TIMEOUT = 30
+
+
+@pytest.fixture(scope="module")
+def certs(test_ca):
+    return test_ca.issue("origin", dns=["localhost"], ips=["127.0.0.1"])
+
+
+@pytest.fixture(scope="module")
+def nginx_h2(certs):
+    d = tempdir("ngx")
+    o = origins.NginxOrigin(d, *certs, http2=True)
+    o.sums = {n: o.add_file(f"f{n}", n) for n in (0, 1, 1000, 70000,
+                                                  1 << 20, 8 << 20)}
+    yield o
+    o.close()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def h1_origin(certs):
+    o = tls.TlsOrigin(*certs)
+    yield o
+    o.close()
+
+
+def start(build, test_ca, extra=()):
+    base = tempdir()
+    path = os.path.join(base, "events.jsonl")
+    lines = [f'upstream ca-file "{test_ca.certfile}"',
+             f'events file "{path}"', "capture bodies max 4 KiB"] + \
+        list(extra)
+    ok, err = tls.config_accepted(build, lines)
+    if not ok:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"config not accepted yet: {err}")
+    m = Mitmd(extra=lines, workers=1, base=base)
+    m.events_path = path
+    return m
+
+
+@pytest.fixture(scope="module")
+def mitm(build, test_ca):
+    m = start(build, test_ca, ["http2 max-header-list-size 16384"])
+    yield m
+    try:
+        tls.assert_no_violation(m)
+        m.close()
+    finally:
+        m.cleanup()
+
+
+def events(m):
+    out = []
+    if os.path.exists(m.events_path):
+        with open(m.events_path) as f:
+            for line in f:
+                out.append(json.loads(line))
+    return out
+
+
+def flow_events(m, pred, timeout=15):
+    """The events of the first flow with a stream_closed for which
+    pred(events of that flow) holds."""
+    found = {}
+
+    def done():
+        flows = {}
+        for e in events(m):
+            flows.setdefault(e["flow_id"], []).append(e)
+        for evs in flows.values():
+            if evs[-1]["type"] == "stream_closed" and pred(evs):
+                found["evs"] = evs
+                return True
+        return False
+    util.wait_until(done, timeout, "the flow's events")
+    return found["evs"]
+
+
+def curl_h2(m, url, *extra):
+    return client.curl(["-x", f"http://127.0.0.1:{m.proxy_port}",
+                        "--cacert", tls.mitmd_ca(m), "--http2", "-sS",
+                        "-o", "-", "-w", "\n%{http_version}"] + list(extra) +
+                       [url])
+
+
+def split_version(out):
+    body, _, ver = out.rpartition(b"\n")
+    return body, ver.decode()
+
+
+def test_curl_h2_to_h2_origin(mitm, nginx_h2):
+    n = 1 << 20
+    p = curl_h2(mitm, f"https://localhost:{nginx_h2.port}/f{n}")
+    assert p.returncode == 0, p.stderr
+    body, ver = split_version(p.stdout)
+    assert ver == "2"
+    assert hashlib.sha256(body).hexdigest() == nginx_h2.sums[n]
+    evs = flow_events(mitm, lambda evs: any(
+        e["type"] == "request_headers" and e.get("target") == f"/f{n}"
+        for e in evs))
+    tls_up = [e for e in evs if e["type"] == "tls_handshake_succeeded"]
+    assert [e["alpn"] for e in tls_up] == ["h2", "h2"], tls_up
+    req = [e for e in evs if e["type"] == "request_headers"]
+    assert len(req) == 1 and req[0]["protocol"] == "http2"
+    assert req[0]["http_version"] == "HTTP/2" and req[0]["method"] == "GET"
+    assert req[0]["stream"] == 1
+    assert req[0]["url"] == f"https://localhost:{nginx_h2.port}/f{n}"
+    resp = [e for e in evs if e["type"] == "response_headers"]
+    assert resp[0]["status"] == 200 and resp[0]["stream"] == 1
+    last = [e for e in evs if e["type"] == "response_body_chunk" and
+            e["last"]]
+    assert last[0]["body_size"] == n
+    assert last[0]["body_sha256"] == nginx_h2.sums[n]
+    assert [e["seq"] for e in evs] == list(range(len(evs)))
+
+
+def test_curl_h2_to_h1_origin(mitm, h1_origin):
+    """A client offering h2 and http/1.1 in front of an HTTP/1.1-only
+    upstream gets what the upstream chose: http/1.1, nothing translated
+    (the h2-only client below is translated)."""
+    n = 300 * 1000
+    p = curl_h2(mitm, f"https://127.0.0.1:{h1_origin.port}/bytes/{n}")
+    assert p.returncode == 0, p.stderr
+    body, ver = split_version(p.stdout)
+    assert ver == "1.1"
+    assert hashlib.sha256(body).hexdigest() == origins.body_sha256(n)
+
+
+def test_curl_http11_still_http11(mitm, nginx_h2):
+    p = client.curl(["-x", f"http://127.0.0.1:{mitm.proxy_port}",
+                     "--cacert", tls.mitmd_ca(mitm), "--http1.1", "-sS",
+                     "-o", "/dev/null", "-w", "%{http_version}",
+                     f"https://localhost:{nginx_h2.port}/f1000"])
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"1.1"
+
+
+class H2Client:
+    """python3-h2 over TLS through the proxy's CONNECT."""
+
+    def __init__(self, m, port, host="localhost"):
+        ctx = tls.mitmd_context(m, alpn=("h2",))
+        self.sock = tls.connect_tls(m.proxy_port, f"{host}:{port}", ctx,
+                                    host)
+        assert self.sock.selected_alpn_protocol() == "h2"
+        self.sock.settimeout(IO_TIMEOUT)
+        self.authority = f"{host}:{port}"
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True,
+                                      header_encoding=None))
+        self.conn.initiate_connection()
+        self.conn.update_settings(
+            {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 24})
+        self.conn.increment_flow_control_window((1 << 30))
+        self.flush()
+        self.bodies = {}
+        self.heads = {}
+        self.trailers = {}
+        self.ended = set()
+        self.resets = {}
+        self.settings = {}
+        self.goaway = None
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def request(self, path, method="GET", headers=(), body=None, end=True):
+        sid = self.conn.get_next_available_stream_id()
+        hdrs = [(":method", method), (":scheme", "https"),
+                (":authority", self.authority), (":path", path)] + \
+            list(headers)
+        self.conn.send_headers(sid, hdrs, end_stream=body is None and end)
+        if body is not None:
+            # within the frame size; bodies here fit the stream window
+            step = self.conn.max_outbound_frame_size
+            for off in range(0, max(len(body), 1), step):
+                self.conn.send_data(sid, body[off:off + step],
+                                    end_stream=end and
+                                    off + step >= len(body))
+        self.bodies[sid] = bytearray()
+        self.flush()
+        return sid
+
+    def pump(self, until, limit=1 << 16):
+        for _ in range(limit):
+            if until():
+                return
+            data = self.sock.recv(1 << 16)
+            if not data:
+                raise AssertionError("connection closed")
+            for ev in self.conn.receive_data(data):
+                self.handle(ev)
+            self.flush()
+        raise AssertionError("pump limit")
+
+    def handle(self, ev):
+        if isinstance(ev, h2.events.ResponseReceived):
+            self.heads[ev.stream_id] = dict(ev.headers)
+        elif isinstance(ev, h2.events.TrailersReceived):
+            self.trailers[ev.stream_id] = list(ev.headers)
+        elif isinstance(ev, h2.events.DataReceived):
+            self.bodies.setdefault(ev.stream_id, bytearray()).extend(ev.data)
+            self.conn.acknowledge_received_data(ev.flow_controlled_length,
+                                                ev.stream_id)
+        elif isinstance(ev, h2.events.StreamEnded):
+            self.ended.add(ev.stream_id)
+        elif isinstance(ev, h2.events.StreamReset):
+            self.resets[ev.stream_id] = ev.error_code
+        elif isinstance(ev, h2.events.RemoteSettingsChanged):
+            for k, v in ev.changed_settings.items():
+                self.settings[k] = v.new_value
+        elif isinstance(ev, h2.events.ConnectionTerminated):
+            self.goaway = ev
+
+    def close(self):
+        try:
+            self.conn.close_connection()
+            self.flush()
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def test_100_parallel_streams(mitm, nginx_h2):
+    c = H2Client(mitm, nginx_h2.port)
+    try:
+        sizes = [70000 if i % 2 else 1000 for i in range(N_PARALLEL)]
+        sids = [c.request(f"/f{n}") for n in sizes]
+        c.pump(lambda: all(s in c.ended or s in c.resets for s in sids))
+        assert not c.resets, c.resets
+        for sid, n in zip(sids, sizes):
+            assert c.heads[sid][b":status"] == b"200"
+            assert hashlib.sha256(c.bodies[sid]).hexdigest() == \
+                nginx_h2.sums[n], sid
+        assert c.settings.get(
+            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS) == 100
+    finally:
+        c.close()
+
+
+def test_100_parallel_streams_h1_origin(mitm, h1_origin):
+    """The streams take turns on the HTTP/1.1 upstream; all arrive."""
+    c = H2Client(mitm, h1_origin.port, host="127.0.0.1")
+    try:
+        sids = [c.request(f"/bytes/{1000 + i}") for i in range(N_PARALLEL)]
+        c.pump(lambda: all(s in c.ended or s in c.resets for s in sids))
+        assert not c.resets, c.resets
+        for i, sid in enumerate(sids):
+            assert hashlib.sha256(c.bodies[sid]).hexdigest() == \
+                origins.body_sha256(1000 + i)
+    finally:
+        c.close()
+
+
+def test_client_reset_stream(mitm, nginx_h2):
+    """A stream the client resets mid-body is reset upstream; the other
+    streams of the connection go on."""
+    c = H2Client(mitm, nginx_h2.port)
+    try:
+        big = c.request(f"/f{8 << 20}")
+        c.pump(lambda: len(c.bodies[big]) > 0)
+        c.conn.reset_stream(big, error_code=8)   # CANCEL
+        c.flush()
+        sid = c.request("/f70000")
+        c.pump(lambda: sid in c.ended)
+        assert hashlib.sha256(c.bodies[sid]).hexdigest() == \
+            nginx_h2.sums[70000]
+    finally:
+        c.close()
+    evs = flow_events(mitm, lambda evs: any(
+        e["type"] == "request_headers" and e.get("target") == f"/f{8 << 20}"
+        for e in evs))
+    resets = [e for e in evs if e.get("reset")]
+    assert resets and resets[0]["reset_by"] == "client", resets
+    assert resets[0]["reset"] == "CANCEL"
+
+
+def test_header_list_limit(mitm, nginx_h2):
+    """Under the limit (16 KiB here) a request goes through; past it the
+    client gets 431 on that stream and the connection goes on."""
+    c = H2Client(mitm, nginx_h2.port)
+    try:
+        ok = c.request("/f1000", headers=[("x-big", "a" * 12000)])
+        c.pump(lambda: ok in c.ended)
+        assert c.heads[ok][b":status"] == b"200"
+        bad = c.request("/f1000", headers=[("x-big", "a" * 20000)])
+        c.pump(lambda: bad in c.ended or bad in c.resets)
+        assert c.heads.get(bad, {}).get(b":status") == b"431" or \
+            bad in c.resets
+        again = c.request("/f1000")
+        c.pump(lambda: again in c.ended)
+        assert c.heads[again][b":status"] == b"200"
+    finally:
+        c.close()
+
+
+def test_post_body_h2(mitm, h1_origin):
+    """A request body in DATA frames, larger than the stream window, to
+    the HTTP/1.1 origin's echo."""
+    c = H2Client(mitm, h1_origin.port, host="127.0.0.1")
+    try:
+        data = os.urandom(1 << 20)
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, [(":method", "POST"), (":scheme", "https"),
+                                  (":authority", c.authority),
+                                  (":path", "/echo"),
+                                  ("content-length", str(len(data)))])
+        c.bodies[sid] = bytearray()
+        c.flush()
+        off = 0
+
+        def window():
+            return min(c.conn.local_flow_control_window(sid),
+                       c.conn.max_outbound_frame_size)
+        while off < len(data):
+            n = 0
+            for _ in range(1000):
+                n = min(window(), len(data) - off)
+                if n > 0:
+                    break
+                c.pump(lambda: window() > 0)
+            c.conn.send_data(sid, data[off:off + n],
+                             end_stream=off + n == len(data))
+            c.flush()
+            off += n
+        c.pump(lambda: sid in c.ended)
+        assert bytes(c.bodies[sid]).strip().decode() == \
+            hashlib.sha256(data).hexdigest()
+    finally:
+        c.close()
+
+
+def test_http2_no(build, test_ca, nginx_h2):
+    m = start(build, test_ca, ["http2 no"])
+    try:
+        p = curl_h2(m, f"https://localhost:{nginx_h2.port}/f1000")
+        assert p.returncode == 0, p.stderr
+        body, ver = split_version(p.stdout)
+        assert ver == "1.1"
+        assert hashlib.sha256(body).hexdigest() == nginx_h2.sums[1000]
+        m.close()
+    finally:
+        m.cleanup()
+
+
+def test_h2_only_client_translated(mitm, h1_origin):
+    """A client that offers h2 alone is answered h2, and its requests
+    reach the HTTP/1.1-only origin as HTTP/1.1: Content-Length and
+    chunked responses, an empty one, a request body. (The trailers of a
+    chunked HTTP/1.1 response are not carried over.)"""
+    n = 300 * 1000
+    before = h1_origin.requests
+    c = H2Client(mitm, h1_origin.port, host="127.0.0.1")
+    try:
+        for path in (f"/bytes/{n}", f"/chunked/{n}", "/bytes/0"):
+            sid = c.request(path)
+            c.pump(lambda: sid in c.ended)
+            assert c.heads[sid][b":status"] == b"200", path
+            m = int(path.rsplit("/", 1)[1])
+            assert hashlib.sha256(c.bodies[sid]).hexdigest() == \
+                origins.body_sha256(m), path
+        data = os.urandom(100 * 1000)
+        sid = c.request("/echo", method="POST", body=data)
+        c.pump(lambda: sid in c.ended)
+        assert bytes(c.bodies[sid]).strip().decode() == \
+            hashlib.sha256(data).hexdigest()
+        assert h1_origin.requests == before + 4
+    finally:
+        c.close()

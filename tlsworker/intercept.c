@@ -58,6 +58,7 @@
 #define IC_ALPN_OFFER	"\x08" TLS_ALPN_HTTP11
 #define IC_ALPN_OFFER_H2 "\x02" TLS_ALPN_H2 "\x08" TLS_ALPN_HTTP11
 #define IC_PAGE_MAX	2048
+#define IC_H2_PREFACE	"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define IC_CIPHER_MAX	64
 
 enum icpt_phase {
@@ -100,6 +101,7 @@ static void	icpt_up_early(evutil_socket_t, short, void *);
 static void	icpt_hello_ok(struct conn *);
 static void	icpt_plain(struct conn *);
 static void	icpt_raw(struct conn *);
+static void	icpt_h2c(struct conn *);
 static void	icpt_up_start(struct icpt *);
 static void	icpt_up_step(struct icpt *);
 static long	icpt_validity(X509 *);
@@ -287,6 +289,14 @@ icpt_hello_read(struct bufferevent *bev, void *arg)
 		icpt_client_failed(cn, TLSF_HANDSHAKE, 0, ic->ic_ch.ch_error);
 		return;
 	}
+	/* HTTP/2 with prior knowledge (h2c): the preface, whole */
+	if (tw_env.tw_conf.cg_http2 && !cn->cn_reverse &&
+	    memcmp(p, IC_H2_PREFACE, MIN(len, sizeof(IC_H2_PREFACE) - 1)) ==
+	    0) {
+		if (len >= sizeof(IC_H2_PREFACE) - 1)
+			icpt_h2c(cn);
+		return;
+	}
 	switch (clienthello_looks_http(p, len)) {
 	case 1:
 		icpt_plain(cn);
@@ -335,6 +345,26 @@ icpt_raw(struct conn *cn)
 	cn->cn_ev.ef_protocol = "tcp";
 	cn->cn_state = CONN_TUNNEL;
 	tunnel_relay(cn, fd);
+}
+
+/* The HTTP/2 preface on the tunnel: h2c with prior knowledge, to an
+ * upstream taken to speak it too. */
+static void
+icpt_h2c(struct conn *cn)
+{
+	struct icpt		*ic = cn->cn_icpt;
+	struct bufferevent	*ubev;
+
+	ubev = bufferevent_socket_new(tw_env.tw_base, ic->ic_ufd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (ubev == NULL) {
+		conn_respond(cn, 503, "mitmd: out of memory");
+		return;
+	}
+	ic->ic_ufd = -1;
+	intercept_free(ic);
+	cn->cn_fixed = 1;
+	(void)h2_start(cn, ubev, 1);
 }
 
 /* A request line on the tunnel: plain HTTP to the CONNECT target. */

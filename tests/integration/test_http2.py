@@ -393,3 +393,34 @@ def test_h2_only_client_translated(mitm, h1_origin):
         assert h1_origin.requests == before + 4
     finally:
         c.close()
+
+
+@pytest.fixture(scope="module")
+def nginx_h2c(certs):
+    d = tempdir("ngx")
+    o = origins.NginxOrigin(d, *certs, http2=True, tls=False)
+    o.sums = {n: o.add_file(f"f{n}", n) for n in (1000, 1 << 20)}
+    yield o
+    o.close()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_h2c_prior_knowledge(mitm, nginx_h2c):
+    """curl --http2-prior-knowledge through a CONNECT tunnel: the preface
+    in clear is HTTP/2 to an upstream taken to speak it too."""
+    n = 1 << 20
+    p = client.curl(["-p", "-x", f"http://127.0.0.1:{mitm.proxy_port}",
+                     "--http2-prior-knowledge", "-sS", "-o", "-", "-w",
+                     "\n%{http_version}",
+                     f"http://127.0.0.1:{nginx_h2c.port}/f{n}"])
+    assert p.returncode == 0, p.stderr
+    body, ver = split_version(p.stdout)
+    assert ver == "2"
+    assert hashlib.sha256(body).hexdigest() == nginx_h2c.sums[n]
+    evs = flow_events(mitm, lambda evs: any(
+        e["type"] == "request_headers" and
+        e.get("url") == f"http://127.0.0.1:{nginx_h2c.port}/f{n}"
+        for e in evs))
+    assert all(e["protocol"] == "http2" for e in evs
+               if e["type"].startswith(("request", "response")))
+    assert not [e for e in evs if e["type"].startswith("tls_")]

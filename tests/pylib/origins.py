@@ -224,7 +224,7 @@ http {{
     default_type application/octet-stream;
     sendfile on;
     server {{
-        listen 127.0.0.1:{port} ssl{h2};
+        listen 127.0.0.1:{port}{ssl}{h2};
         ssl_certificate {cert};
         ssl_certificate_key {key};
         root {dir}/www;
@@ -238,7 +238,7 @@ class NginxOrigin:
     there must be world-readable: nginx run as root drops its workers to
     nobody."""
 
-    def __init__(self, dirpath, certfile, keyfile, http2=False):
+    def __init__(self, dirpath, certfile, keyfile, http2=False, tls=True):
         self.dir = dirpath
         self.certfile = certfile
         self.www = os.path.join(dirpath, "www")
@@ -251,7 +251,8 @@ class NginxOrigin:
         with open(conf, "w") as f:
             f.write(NGINX_CONF.format(dir=dirpath, port=self.port,
                                       cert=certfile, key=keyfile,
-                                      h2=" http2" if http2 else ""))
+                                      h2=" http2" if http2 else "",
+                                      ssl=" ssl" if tls else ""))
         self.proc = subprocess.Popen(
             [shutil.which("nginx") or "/usr/sbin/nginx", "-p", dirpath,
              "-e", os.path.join(dirpath, "error.log"), "-c", conf],

@@ -523,6 +523,8 @@ conn_close(struct conn *cn)
 	uint64_t	 id = cn->cn_meta.cm_id;
 
 	conn_audit_closed(cn);
+	if (cn->cn_fwd != NULL)
+		fwd_end(cn->cn_fwd);
 	/* its streams' pending events go before stream_closed */
 	if (cn->cn_h2 != NULL) {
 		h2_free(cn->cn_h2);

@@ -24,6 +24,18 @@
  *
  * Back-pressure: a side stops reading while the other side's output is
  * above TW_HIGH_WM and starts again when it drains below TW_LOW_WM.
+ *
+ * WebSocket: a GET that asks to upgrade to "websocket" keeps its Upgrade
+ * field and goes out with "Connection: Upgrade"; when the origin answers
+ * 101 the head goes back the same way and the connection becomes a byte
+ * relay both ways (fwd_ws_*), the bytes shown to a WebSocket observer
+ * (wsobs.h) as they pass. Upgrade to anything else is not asked for: the
+ * Upgrade field is dropped as hop-by-hop, and a 101 the client did not
+ * ask us for is a bad response (502). When either side of the relay
+ * closes, what is queued for the other goes out and the connection
+ * closes. Server-sent events: a text/event-stream response body (not
+ * content-coded) is shown, de-chunked, to an SSE observer (sseobs.h).
+ * Neither changes a byte or holds one back.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -35,9 +47,15 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "tlsworker/sseobs.h"
 #include "tlsworker/tlsworker.h"
+#include "tlsworker/wsobs.h"
 
 #define FWD_RECORD_MAX	16384	/* the plaintext of one TLS record */
+#define FWD_WS		"websocket"
+#define FWD_WS_EXT	"Sec-WebSocket-Extensions"
+#define FWD_C2U		0	/* relay direction, as events' response */
+#define FWD_U2C		1
 
 enum fwd_move {
 	FWD_MORE = 0,
@@ -45,11 +63,14 @@ enum fwd_move {
 	FWD_BAD,
 };
 
-/* A body span reported to the events. */
+/* A body span reported to the events (and to an SSE observer). */
 struct fwd_span {
 	struct conn	*fs_conn;
 	int		 fs_resp;
+	struct sseobs	*fs_sse;
 };
+
+typedef void fwd_bytes_fn(void *, const char *, size_t);
 
 struct fwd {
 	struct conn		*fw_conn;
@@ -81,6 +102,14 @@ struct fwd {
 	int			 fw_client_keep;
 	int			 fw_up_keep;
 	int			 fw_used;	/* an exchange was started */
+
+	int			 fw_ws_req;	/* the request asks for a
+						 * WebSocket upgrade */
+	int			 fw_upgraded;	/* 101: relaying bytes */
+	int			 fw_closing;	/* relay: flushing, then close */
+	struct wsobs		*fw_ws;		/* NULL: not observed */
+	struct sseobs		*fw_sse;	/* the response is an event
+						 * stream being observed */
 };
 
 static struct fwd *fwd_new(struct conn *);
@@ -101,6 +130,12 @@ static void	fwd_up_event(struct bufferevent *, short, void *);
 static void	fwd_up_idle_gone(struct fwd *);
 static void	fwd_coalesce(struct evbuffer *);
 static void	fwd_begin(struct conn *);
+static void	fwd_each(struct evbuffer *, size_t, fwd_bytes_fn *, void *);
+static int	fwd_upgrade(struct fwd *);
+static void	fwd_ws_pump(struct fwd *, int);
+static void	fwd_ws_read(struct bufferevent *, void *);
+static void	fwd_ws_write(struct bufferevent *, void *);
+static void	fwd_ws_event(struct bufferevent *, short, void *);
 
 static struct fwd *
 fwd_new(struct conn *cn)
@@ -119,6 +154,8 @@ fwd_new(struct conn *cn)
 void
 fwd_free(struct fwd *fw)
 {
+	wsobs_free(fw->fw_ws);
+	sseobs_free(fw->fw_sse);
 	fwd_drop_upstream(fw);
 	http1_head_free(&fw->fw_resp);
 	free(fw->fw_head);
@@ -142,8 +179,16 @@ static int
 fwd_prepare(struct fwd *fw)
 {
 	struct conn		*cn = fw->fw_conn;
-	const struct http1_head	*req = &cn->cn_req;
+	struct http1_head	*req = &cn->cn_req;
 
+	/* RFC 6455 4.1: a GET, HTTP/1.1 at least, no body. */
+	fw->fw_ws_req = req->hh_minor >= 1 && req->hh_framing ==
+	    HTTP1_BODY_NONE && req->hh_method.hs_len == 3 &&
+	    memcmp(http1_str(req, req->hh_method), "GET", 3) == 0 &&
+	    http1_upgrade_to(req, FWD_WS);
+	req->hh_keep_upgrade = fw->fw_ws_req;
+	sseobs_free(fw->fw_sse);
+	fw->fw_sse = NULL;
 	free(fw->fw_head);
 	if ((fw->fw_head = http1_build_request(req, &fw->fw_headlen)) == NULL)
 		return -1;
@@ -356,11 +401,12 @@ fwd_span_cb(void *arg, const char *p, size_t n)
 	struct fwd_span	*fs = arg;
 
 	ev_body_chunk(&fs->fs_conn->cn_ev, fs->fs_resp, p, n, 0);
+	sseobs_feed(fs->fs_sse, p, n);
 }
 
-/* The first n bytes of in, as body data, to the events. */
+/* The first n bytes of in, in place, to fn piece by piece. */
 static void
-fwd_span_bytes(struct fwd_span *fs, struct evbuffer *in, size_t n)
+fwd_each(struct evbuffer *in, size_t n, fwd_bytes_fn *fn, void *arg)
 {
 	struct evbuffer_ptr	 ptr;
 	struct evbuffer_iovec	 v;
@@ -371,7 +417,7 @@ fwd_span_bytes(struct fwd_span *fs, struct evbuffer *in, size_t n)
 	while (n > 0 && evbuffer_peek(in, (ev_ssize_t)n, &ptr, &v, 1) >= 1 &&
 	    v.iov_len > 0) {
 		k = MIN(v.iov_len, n);
-		fwd_span_cb(fs, v.iov_base, k);
+		fn(arg, v.iov_base, k);
 		n -= k;
 		if (n > 0 && evbuffer_ptr_set(in, &ptr, k,
 		    EVBUFFER_PTR_ADD) == -1)
@@ -389,7 +435,8 @@ fwd_move(struct conn *cn, int resp, struct evbuffer *in,
     struct evbuffer *out, int framing, uint64_t *left,
     struct http1_chunked *ck, size_t *moved)
 {
-	struct fwd_span	 fs = { cn, resp };
+	struct fwd_span	 fs = { cn, resp, resp && cn->cn_fwd != NULL ?
+			     cn->cn_fwd->fw_sse : NULL };
 	struct evbuffer_iovec v;
 	size_t		 n, used;
 	int		 r = FWD_MORE;
@@ -402,14 +449,14 @@ fwd_move(struct conn *cn, int resp, struct evbuffer *in,
 		n = evbuffer_get_length(in);
 		if (n > *left)
 			n = (size_t)*left;
-		fwd_span_bytes(&fs, in, n);
+		fwd_each(in, n, fwd_span_cb, &fs);
 		*moved = (size_t)evbuffer_remove_buffer(in, out, n);
 		*left -= *moved;
 		r = *left == 0 ? FWD_DONE : FWD_MORE;
 		break;
 	case HTTP1_BODY_CLOSE:
 		n = evbuffer_get_length(in);
-		fwd_span_bytes(&fs, in, n);
+		fwd_each(in, n, fwd_span_cb, &fs);
 		*moved = (size_t)evbuffer_remove_buffer(in, out, n);
 		return FWD_MORE;
 	default:
@@ -541,6 +588,41 @@ fwd_write_head(struct fwd *fw, int keep)
 	return rv;
 }
 
+/* A field's value and length, or NULL. */
+static const char *
+fwd_field(const struct http1_head *h, const char *name, size_t *len)
+{
+	const struct http1_field *f;
+
+	if ((f = http1_field(h, name)) == NULL)
+		return NULL;
+	*len = f->hf_value.hs_len;
+	return http1_str(h, f->hf_value);
+}
+
+/* A response with a text/event-stream body: its observer, unless the
+ * body is content-coded (we would see compressed bytes). */
+static void
+fwd_sse_begin(struct fwd *fw)
+{
+	struct conn	*cn = fw->fw_conn;
+	const char	*v;
+	size_t		 len = 0;
+
+	if (fw->fw_resp.hh_framing == HTTP1_BODY_NONE ||
+	    (v = fwd_field(&fw->fw_resp, "Content-Type", &len)) == NULL ||
+	    !sseobs_is_event_stream(v, len))
+		return;
+	v = fwd_field(&fw->fw_resp, "Content-Encoding", &len);
+	if (!sseobs_coding_ok(v, len)) {
+		log_info("conn=%llu: %s: event stream with Content-Encoding "
+		    "%.*s: not parsed", (unsigned long long)cn->cn_meta.cm_id,
+		    cn->cn_target, (int)MIN(len, (size_t)64), v);
+		return;
+	}
+	fw->fw_sse = sseobs_new(&cn->cn_ev, cn->cn_ev.ef_x.ex_stream);
+}
+
 /* A final response head: decide both connections' fate, forward it. */
 static int
 fwd_final_head(struct fwd *fw)
@@ -556,6 +638,7 @@ fwd_final_head(struct fwd *fw)
 	    (fw->fw_fixed && !fw->fw_up_keep))
 		fw->fw_client_keep = 0;
 	ev_response_headers(&fw->fw_conn->cn_ev, rh);
+	fwd_sse_begin(fw);
 	if (fwd_write_head(fw, fw->fw_client_keep) == -1)
 		return -1;
 	fw->fw_resp_head = 1;
@@ -585,6 +668,9 @@ fwd_resp_head(struct fwd *fw)
 		evbuffer_drain(in, used);
 		if (r == HTTP1_MORE)
 			continue;
+		if (r == HTTP1_DONE && fw->fw_resp.hh_code == 101 &&
+		    fw->fw_ws_req)
+			return fwd_upgrade(fw) == -1 ? -1 : 1;
 		if (r == HTTP1_ERROR || fw->fw_resp.hh_code == 101) {
 			log_info("conn=%llu: %s: bad response: %s",
 			    (unsigned long long)cn->cn_meta.cm_id,
@@ -655,6 +741,12 @@ fwd_up_read(struct bufferevent *bev, void *arg)
 	if (!fw->fw_resp_head && (r = fwd_resp_head(fw)) != 1) {
 		if (r == -1 && cn->cn_state == CONN_FORWARD)
 			conn_close(cn);	/* out of memory */
+		return;
+	}
+	if (fw->fw_upgraded) {
+		/* Frames may have come right behind the 101. */
+		fwd_ws_pump(fw, FWD_U2C);
+		fwd_ws_pump(fw, FWD_C2U);
 		return;
 	}
 	if (!fw->fw_resp_done && fwd_resp_body(fw) == -1)
@@ -762,4 +854,217 @@ fwd_up_idle_gone(struct fwd *fw)
 		conn_why(cn, "upstream_eof");
 		conn_close(cn);
 	}
+}
+
+/* --- WebSocket: a byte relay after the 101 -------------------------------- */
+
+/* One direction's bytes for the observer. */
+struct fwd_wsfeed {
+	struct wsobs	*wf_obs;
+	int		 wf_dir;	/* FWD_C2U, FWD_U2C */
+};
+
+static void
+fwd_ws_show(void *arg, const char *p, size_t n)
+{
+	const struct fwd_wsfeed *wf = arg;
+
+	wsobs_feed(wf->wf_obs, wf->wf_dir, p, n);
+}
+
+/* The 101's Sec-WebSocket-Extensions fields, joined by ", " (RFC 9110
+ * 5.3); "" for none, NULL when out of memory. */
+static char *
+fwd_ws_ext(const struct http1_head *h)
+{
+	const struct http1_field *f;
+	size_t		 i, len = 0, n = 0;
+	char		*s;
+
+	for (i = 0; i < h->hh_nfields; i++)
+		if (strcasecmp(http1_str(h, h->hh_fields[i].hf_name),
+		    FWD_WS_EXT) == 0)
+			len += h->hh_fields[i].hf_value.hs_len + 2;
+	if ((s = malloc(len + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < h->hh_nfields; i++) {
+		f = &h->hh_fields[i];
+		if (strcasecmp(http1_str(h, f->hf_name), FWD_WS_EXT) != 0)
+			continue;
+		if (n > 0) {
+			memcpy(s + n, ", ", 2);
+			n += 2;
+		}
+		memcpy(s + n, http1_str(h, f->hf_value), f->hf_value.hs_len);
+		n += f->hf_value.hs_len;
+	}
+	s[n] = '\0';
+	return s;
+}
+
+/*
+ * The origin switched protocols for a WebSocket request: its 101 goes to
+ * the client with the Upgrade kept, and from now on the connection is a
+ * byte relay both ways. Neither connection carries another request.
+ * Called from fwd_resp_head; 0, or -1 when out of memory.
+ */
+static int
+fwd_upgrade(struct fwd *fw)
+{
+	struct conn	*cn = fw->fw_conn;
+	char		*ext;
+
+	fw->fw_resp.hh_keep_upgrade = 1;
+	ev_response_headers(&cn->cn_ev, &fw->fw_resp);
+	if (fwd_write_head(fw, 0) == -1)
+		return -1;
+	fw->fw_resp_head = fw->fw_resp_done = 1;
+	fw->fw_upgraded = 1;
+	fw->fw_client_keep = fw->fw_up_keep = 0;
+	/* A 101 without "Upgrade: websocket" fails at the client (RFC 6455
+	 * 4.1); its bytes are relayed, not read as frames. */
+	if (http1_upgrade_to(&fw->fw_resp, FWD_WS) &&
+	    (ext = fwd_ws_ext(&fw->fw_resp)) != NULL) {
+		fw->fw_ws = wsobs_new(tw_env.tw_base, &cn->cn_ev,
+		    cn->cn_ev.ef_x.ex_stream, ext,
+		    (size_t)tw_env.tw_conf.cg_capture_max * 1024);
+		free(ext);
+	}
+	log_debug("conn=%llu: %s: WebSocket%s",
+	    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target,
+	    fw->fw_ws != NULL ? "" : ", not observed");
+	fw->fw_cpaused = fw->fw_upaused = 0;
+	bufferevent_setcb(cn->cn_bev, fwd_ws_read, fwd_ws_write,
+	    fwd_ws_event, fw);
+	bufferevent_setcb(fw->fw_ubev, fwd_ws_read, fwd_ws_write,
+	    fwd_ws_event, fw);
+	bufferevent_enable(cn->cn_bev, EV_READ | EV_WRITE);
+	bufferevent_enable(fw->fw_ubev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+/*
+ * What one side sent, to the other side's output and to the observer, at
+ * once and whole. The source stops reading while the destination holds
+ * TW_HIGH_WM or more (fwd_ws_write starts it again).
+ */
+static void
+fwd_ws_pump(struct fwd *fw, int dir)
+{
+	struct conn		*cn = fw->fw_conn;
+	struct bufferevent	*src, *dst;
+	struct evbuffer		*in, *out;
+	struct fwd_wsfeed	 wf = { fw->fw_ws, dir };
+	size_t			 n;
+
+	src = dir == FWD_U2C ? fw->fw_ubev : cn->cn_bev;
+	dst = dir == FWD_U2C ? cn->cn_bev : fw->fw_ubev;
+	if (src == NULL || dst == NULL || fw->fw_closing)
+		return;
+	in = bufferevent_get_input(src);
+	out = bufferevent_get_output(dst);
+	if ((n = evbuffer_get_length(in)) == 0)
+		return;
+	conn_touch(cn);
+	if (fw->fw_ws != NULL)
+		fwd_each(in, n, fwd_ws_show, &wf);
+	/* Moving chains fails only on allocation; the bytes stay then,
+	 * and the next read or the idle timeout deals with it. */
+	if (evbuffer_add_buffer(out, in) == -1)
+		return;
+	if (dir == FWD_U2C)
+		conn_count_out(cn, n);
+	else
+		conn_count_in(cn, n);
+	fwd_coalesce(out);
+	if (evbuffer_get_length(out) >= TW_HIGH_WM) {
+		bufferevent_disable(src, EV_READ);
+		if (dir == FWD_U2C)
+			fw->fw_upaused = 1;
+		else
+			fw->fw_cpaused = 1;
+	}
+}
+
+static void
+fwd_ws_read(struct bufferevent *bev, void *arg)
+{
+	struct fwd	*fw = arg;
+
+	fwd_ws_pump(fw, bev == fw->fw_ubev ? FWD_U2C : FWD_C2U);
+}
+
+/* bev's output went down to TW_LOW_WM (or, when closing, to nothing). */
+static void
+fwd_ws_write(struct bufferevent *bev, void *arg)
+{
+	struct fwd	*fw = arg;
+	struct conn	*cn = fw->fw_conn;
+	int		 dir = bev == fw->fw_ubev ? FWD_C2U : FWD_U2C;
+	struct bufferevent *src = dir == FWD_U2C ? fw->fw_ubev : cn->cn_bev;
+	int		*paused = dir == FWD_U2C ? &fw->fw_upaused :
+			    &fw->fw_cpaused;
+
+	conn_touch(cn);
+	if (fw->fw_closing) {
+		if (bev == fw->fw_ubev &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_close(cn);
+		return;
+	}
+	if (!*paused)
+		return;
+	*paused = 0;
+	bufferevent_enable(src, EV_READ);
+	fwd_ws_pump(fw, dir);
+}
+
+/*
+ * A side closed (or failed). EOF: what it sent is relayed, what waits
+ * for the other side goes out, then the connection closes. Upstream
+ * gone: the client gets the rest, a TLS close_notify and a linger
+ * (conn_close_after_flush). Client gone: the upstream gets the rest
+ * within TW_LINGER_SEC.
+ */
+static void
+fwd_ws_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct fwd	*fw = arg;
+	struct conn	*cn = fw->fw_conn;
+	int		 up = bev == fw->fw_ubev;
+
+	if (fw->fw_closing || (what & BEV_EVENT_ERROR)) {
+		log_debug("conn=%llu: WebSocket relay: %s %s",
+		    (unsigned long long)cn->cn_meta.cm_id,
+		    up ? "upstream" : "client",
+		    what & BEV_EVENT_ERROR ? "error" : "closed");
+		if (what & BEV_EVENT_ERROR)
+			conn_why(cn, "error");
+		wsobs_end(fw->fw_ws, "eof");
+		conn_close(cn);
+		return;
+	}
+	fwd_ws_pump(fw, up ? FWD_U2C : FWD_C2U);
+	conn_why(cn, wsobs_closed(fw->fw_ws) ? "closed" :
+	    up ? "upstream_eof" : "client_eof");
+	wsobs_end(fw->fw_ws, "eof");
+	if (up) {
+		fwd_drop_upstream(fw);
+		conn_close_after_flush(cn);
+		return;
+	}
+	fw->fw_closing = 1;
+	bufferevent_disable(cn->cn_bev, EV_READ);
+	bufferevent_disable(fw->fw_ubev, EV_READ);
+	conn_timer(cn, TMO_CLOSE, TW_LINGER_SEC);
+	bufferevent_setwatermark(fw->fw_ubev, EV_WRITE, 0, 0);
+	if (evbuffer_get_length(bufferevent_get_output(fw->fw_ubev)) == 0)
+		conn_close(cn);
+}
+
+/* conn.c, before the flow's stream_closed: the observers' last events. */
+void
+fwd_end(struct fwd *fw)
+{
+	wsobs_end(fw->fw_ws, "eof");
 }

@@ -669,6 +669,41 @@ http1_keepalive(const struct http1_head *h)
 	return h->hh_minor >= 1 || h->hh_conn_keep;
 }
 
+/* Is elem (a list element) the token tok, up to a "/version" after it? */
+static int
+list_is(const char *elem, size_t len, const char *tok)
+{
+	size_t	 n = strlen(tok);
+
+	return len >= n && strncasecmp(elem, tok, n) == 0 &&
+	    (len == n || elem[n] == '/');
+}
+
+static int
+field_lists(const struct http1_head *h, const char *name, const char *tok)
+{
+	const char	*p, *end, *e;
+	size_t		 i, elen;
+
+	for (i = 0; i < h->hh_nfields; i++) {
+		if (!field_is(h, &h->hh_fields[i], name))
+			continue;
+		p = http1_str(h, h->hh_fields[i].hf_value);
+		end = p + h->hh_fields[i].hf_value.hs_len;
+		while (list_next(&p, end, &e, &elen))
+			if (list_is(e, elen, tok))
+				return 1;
+	}
+	return 0;
+}
+
+int
+http1_upgrade_to(const struct http1_head *h, const char *proto)
+{
+	return field_lists(h, "Connection", "upgrade") &&
+	    field_lists(h, "Upgrade", proto);
+}
+
 int
 http1_field_is_hop(const struct http1_head *h, const struct http1_field *f)
 {

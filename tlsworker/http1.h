@@ -81,6 +81,10 @@ struct http1_head {
 	int		 hh_origin;	/* a request inside a CONNECT tunnel:
 					 * origin-form, Host kept (kept
 					 * across a reset) */
+	int		 hh_keep_upgrade; /* set by the caller before a
+					 * build: forward Upgrade and a
+					 * "Connection: Upgrade" (a WebSocket
+					 * handshake); cleared by a reset */
 
 	/* parser state */
 	char		*hh_buf;	/* owned; the lines, NUL-separated */
@@ -150,6 +154,10 @@ const struct http1_field *http1_field(const struct http1_head *,
 	    const char *name);
 /* Does the request or response ask for the connection to stay open? */
 int	 http1_keepalive(const struct http1_head *);
+/* Does the head ask to switch to proto: a Connection field listing
+ * "upgrade" and an Upgrade field listing proto (any "/version" after it
+ * ignored)? Case-insensitive. */
+int	 http1_upgrade_to(const struct http1_head *, const char *proto);
 /* A field that must not be forwarded: hop-by-hop by RFC 9110 7.6.1 or
  * named by a Connection field of the same head. */
 int	 http1_field_is_hop(const struct http1_head *,
@@ -166,12 +174,14 @@ int	 http1_hostport(const struct http1_head *, char *, size_t);
  * The request head as forwarded to an origin: origin-form target, the
  * client's version, hop-by-hop fields dropped, Host from the target; a
  * request inside a tunnel (hh_origin) keeps its target and its Host.
- * An HTTP/1.0 request gets "Connection: keep-alive".
+ * An HTTP/1.0 request gets "Connection: keep-alive". With hh_keep_upgrade
+ * the Upgrade field is kept and "Connection: Upgrade" written instead.
  * A malloc'd string, its length in *len; NULL on allocation failure.
  */
 char	*http1_build_request(const struct http1_head *, size_t *len);
 /* A response head for the client: hop-by-hop fields dropped and a
- * Connection field that says whether the proxy keeps it open. */
+ * Connection field that says whether the proxy keeps it open (a 1xx has
+ * none; with hh_keep_upgrade a 101 keeps Upgrade and says "Upgrade"). */
 char	*http1_build_response(const struct http1_head *, int keep_alive,
 	    int client_minor, size_t *len);
 

@@ -199,7 +199,10 @@ sb_fields(struct sbuf *sb, const struct http1_head *h, const char *skip)
 
 	for (i = 0; i < h->hh_nfields; i++) {
 		f = &h->hh_fields[i];
-		if (http1_field_is_hop(h, f))
+		/* A WebSocket handshake needs its Upgrade on the next hop
+		 * too (RFC 9110 7.8: a proxy may pass it on). */
+		if (http1_field_is_hop(h, f) && !(h->hh_keep_upgrade &&
+		    strcasecmp(http1_str(h, f->hf_name), "Upgrade") == 0))
 			continue;
 		if (skip && strcasecmp(http1_str(h, f->hf_name), skip) == 0)
 			continue;
@@ -208,6 +211,8 @@ sb_fields(struct sbuf *sb, const struct http1_head *h, const char *skip)
 		sb_add(sb, http1_str(h, f->hf_value), f->hf_value.hs_len);
 		sb_add(sb, "\r\n", 2);
 	}
+	if (h->hh_keep_upgrade)
+		sb_str(sb, "Connection: Upgrade\r\n");
 }
 
 /* Inside a tunnel: the target as the client wrote it, its Host kept. */

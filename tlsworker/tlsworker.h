@@ -8,7 +8,11 @@
  *   intercept.c	CONNECT with action intercept: ClientHello, upstream
  *		TLS, leaf, client TLS, then HTTP/1.1 through fwd.c
  *   fwd.c	HTTP/1.x exchanges: absolute-form plain HTTP, and the
- *		requests inside an intercepted tunnel (fixed upstream)
+ *		requests inside an intercepted tunnel (fixed upstream);
+ *		the WebSocket relay after a 101
+ *   wsobs.c, sseobs.c	WebSocket and server-sent events observers over
+ *		relayed bytes, any transport (events); wsext.c the
+ *		Sec-WebSocket-Extensions parser (fuzzed)
  *   tls.c	OpenSSL contexts, failure taxonomy, the leaf request
  *   leaf.c	certd channel and the leaf cache
  *   clienthello.c, http1*.c	parsers of untrusted bytes (fuzzed)
@@ -261,6 +265,9 @@ void	 fwd_request(struct conn *);
 /* Requests inside a tunnel go to this upstream (owned now); 0 or -1. */
 int	 fwd_fixed(struct conn *, struct bufferevent *);
 void	 fwd_free(struct fwd *);
+/* The connection closes: the exchange's last events (a WebSocket turn
+ * still open) before stream_closed. */
+void	 fwd_end(struct fwd *);
 /* The fixed upstream, taken from fw, when it sits between two exchanges
  * and may carry another (for pool_put); else NULL. */
 struct bufferevent *fwd_take_idle(struct fwd *);

@@ -39,6 +39,7 @@
 #include "tlsworker/h2.h"
 #include "tlsworker/h2int.h"
 #include "tlsworker/tlsworker.h"
+#include "tlsworker/wsobs.h"
 
 static int	h2_cb_begin_headers(nghttp2_session *, const nghttp2_frame *,
 		    void *);
@@ -179,9 +180,14 @@ h2_ev_request(struct h2s *s)
 	struct ev_hdr	*hv;
 	const char	*m, *sc, *a, *p;
 	size_t		 ml, sl, al, pl, n;
-	const nghttp2_nv *ct;
+	const nghttp2_nv *ct, *proto;
 
 	h2_nv_str(h2_hdrs_get(&s->s_hdrs, ":method"), &m, &ml);
+	if ((proto = h2_hdrs_get(&s->s_hdrs, ":protocol")) != NULL) {
+		s->s_xconnect = 1;
+		s->s_ws_want = proto->valuelen == 9 && strncasecmp(
+		    (const char *)proto->value, "websocket", 9) == 0;
+	}
 	h2_nv_str(h2_hdrs_get(&s->s_hdrs, ":scheme"), &sc, &sl);
 	h2_nv_str(h2_hdrs_get(&s->s_hdrs, ":authority"), &a, &al);
 	h2_nv_str(h2_hdrs_get(&s->s_hdrs, ":path"), &p, &pl);
@@ -276,6 +282,11 @@ h2_ev_data(struct h2s *s, int resp, const uint8_t *p, size_t n)
 {
 	struct h2grpc_arg ga = { s, resp };
 
+	if (s->s_ws != NULL) {
+		/* WebSocket over HTTP/2: messages, not a body */
+		wsobs_feed(s->s_ws, resp, p, n);
+		return;
+	}
 	ev_x_body_chunk(&s->s_h->h_conn->cn_ev, &s->s_x, resp, p, n, 0);
 	if (s->s_grpc && s->s_gp[resp].gp_error.ge_kind == GRPC_E_NONE)
 		(void)grpc_feed(&s->s_gp[resp], p, n, &h2_grpc_cb, &ga);
@@ -295,6 +306,11 @@ h2_ev_end(struct h2s *s, int resp, const struct h2hdrs *trailers,
 	if (s->s_ended[resp])
 		return;
 	s->s_ended[resp] = 1;
+	if (s->s_ws != NULL && (resp || reset != NULL)) {
+		wsobs_end(s->s_ws, reset != NULL ? "error" :
+		    wsobs_closed(s->s_ws) ? "close" : "eof");
+		return;
+	}
 	if (s->s_grpc && s->s_gp[resp].gp_error.ge_kind == GRPC_E_NONE &&
 	    reset == NULL && grpc_end(&s->s_gp[resp]) != GRPC_END_CLEAN)
 		h2_grpc_error(&ga, &s->s_gp[resp].gp_error);
@@ -349,6 +365,21 @@ h2_sse_free(struct h2s *s)
 	s->s_sse_on = 0;
 }
 
+/* An extended CONNECT for a WebSocket was answered 2xx: from here on
+ * its DATA are WebSocket frames, observed with the extensions the
+ * upstream accepted. */
+static void
+h2_ws_start(struct h2s *s, const struct h2hdrs *hb)
+{
+	const nghttp2_nv *ext;
+
+	ext = h2_hdrs_get(hb, "sec-websocket-extensions");
+	/* values are NUL-terminated (h2_hdrs_add) */
+	s->s_ws = wsobs_new(tw_env.tw_base, &s->s_h->h_conn->cn_ev,
+	    s->s_x.ex_stream, ext != NULL ? (const char *)ext->value : NULL,
+	    (size_t)tw_env.tw_conf.cg_capture_max * 1024);
+}
+
 /* --- streams ----------------------------------------------------------- */
 
 static struct h2s *
@@ -382,6 +413,10 @@ h2s_free(struct h2s *s)
 
 	if (s->s_sse_on)
 		h2_sse_free(s);
+	if (s->s_ws != NULL) {
+		wsobs_end(s->s_ws, "eof");
+		wsobs_free(s->s_ws);
+	}
 	if (s->s_in_h1q)
 		h2h1_unqueue(h, s);
 	ev_x_free(&h->h_conn->cn_ev, &s->s_x);
@@ -690,6 +725,8 @@ h2_up_headers(struct h2c *h, struct h2s *s, const nghttp2_frame *fr)
 	}
 	h2_ev_response(s, status, &s->s_hdrs);
 	h2_sse_check(s, &s->s_hdrs);
+	if (s->s_ws_want && status / 100 == 2)
+		h2_ws_start(s, &s->s_hdrs);
 	s->s_resp_eof = end;
 	if (h2_submit_response(s, &s->s_hdrs, end) == -1)
 		h2_stream_fail(s, 0, NGHTTP2_INTERNAL_ERROR);
@@ -1120,8 +1157,10 @@ h2_start(struct conn *cn, struct bufferevent *ubev, int up_h2)
 	cs[1].value = H2_WINDOW;
 	cs[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
 	cs[2].value = tw_env.tw_conf.cg_h2_header_list;
+	/* RFC 8441 WebSockets, to an HTTP/2 upstream: it says whether it
+	 * takes them by resetting the stream or not */
 	cs[3].settings_id = NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL;
-	cs[3].value = 0;
+	cs[3].value = up_h2 ? 1 : 0;
 	if (nghttp2_submit_settings(h->h_cs, NGHTTP2_FLAG_NONE, cs, 4) != 0 ||
 	    nghttp2_session_set_local_window_size(h->h_cs, NGHTTP2_FLAG_NONE,
 	    0, H2_CONN_WINDOW) != 0) {

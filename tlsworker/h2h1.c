@@ -124,7 +124,9 @@ h2h1_send_head(struct h2c *h)
 	a = h2_hdrs_get(hb, ":authority");
 	if (a == NULL)
 		a = h2_hdrs_get(hb, "host");
-	if (m == NULL || p == NULL || a == NULL) {
+	if (m == NULL || p == NULL || a == NULL || h2_hdrs_get(hb,
+	    ":protocol") != NULL || (m->valuelen == 7 && memcmp(m->value,
+	    "CONNECT", 7) == 0)) {
 		/* CONNECT and friends have no HTTP/1.1 form here */
 		h2h1_unqueue(h, s);
 		h2_stream_fail(s, 501, NGHTTP2_REFUSED_STREAM);

@@ -20,6 +20,7 @@
 
 struct evbuffer;
 struct bufferevent;
+struct wsobs;
 struct conn;
 
 /* A header block being received or kept (trailers): name and value of a
@@ -55,6 +56,9 @@ struct h2s {
 	struct ev_xchg	 s_x;
 	int		 s_grpc;
 	struct grpc_parser s_gp[2];
+	int		 s_xconnect;	/* extended CONNECT (RFC 8441) */
+	int		 s_ws_want;	/* ... with :protocol websocket */
+	struct wsobs	*s_ws;		/* its WebSocket, once answered 2xx */
 	int		 s_sse_on;
 	struct sse_parser s_sse;
 	/* HTTP/1.1 upstream (h2h1.c) */

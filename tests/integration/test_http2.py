@@ -10,6 +10,9 @@ import hashlib
 import json
 import os
 import shutil
+import socket
+import ssl
+import threading
 
 import h2.config
 import h2.connection
@@ -424,3 +427,190 @@ def test_h2c_prior_knowledge(mitm, nginx_h2c):
     assert all(e["protocol"] == "http2" for e in evs
                if e["type"].startswith(("request", "response")))
     assert not [e for e in evs if e["type"].startswith("tls_")]
+
+
+# --- WebSocket over HTTP/2 (RFC 8441) ---------------------------------------
+
+def ws_frame(op, payload, mask=True, fin=True):
+    """One WebSocket frame; client frames are masked."""
+    head = bytearray([(0x80 if fin else 0) | op])
+    n = len(payload)
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        head.append(mbit | n)
+    elif n < 65536:
+        head.append(mbit | 126)
+        head += n.to_bytes(2, "big")
+    else:
+        head.append(mbit | 127)
+        head += n.to_bytes(8, "big")
+    if not mask:
+        return bytes(head) + payload
+    key = os.urandom(4)
+    body = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return bytes(head) + key + body
+
+
+def ws_parse(buf):
+    """(fin, opcode, payload) frames taken from the front of buf."""
+    out = []
+    while len(buf) >= 2:
+        b0, b1 = buf[0], buf[1]
+        n, off = b1 & 0x7f, 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n, off = int.from_bytes(buf[2:4], "big"), 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n, off = int.from_bytes(buf[2:10], "big"), 10
+        key = None
+        if b1 & 0x80:
+            key, off = buf[off:off + 4], off + 4
+        if len(buf) < off + n:
+            break
+        p = bytes(buf[off:off + n])
+        if key is not None:
+            p = bytes(b ^ key[i % 4] for i, b in enumerate(p))
+        out.append((bool(b0 & 0x80), b0 & 0x0f, p))
+        del buf[:off + n]
+    return out
+
+
+class WsH2Origin:
+    """An HTTP/2 origin over TLS that takes RFC 8441 WebSockets on any
+    path and echoes every frame back unmasked; a close is answered and
+    ends the stream."""
+
+    def __init__(self, certfile, keyfile):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(certfile, keyfile)
+        self.ctx.set_alpn_protocols(["h2"])
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.port = self.lsock.getsockname()[1]
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self.serve, daemon=True)]
+        self.threads[0].start()
+
+    def serve(self):
+        while not self.stop.is_set():
+            try:
+                s, _ = self.lsock.accept()
+            except OSError:
+                continue
+            t = threading.Thread(target=self.conn, args=(s,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def conn(self, raw):
+        try:
+            s = self.ctx.wrap_socket(raw, server_side=True)
+            s.settimeout(IO_TIMEOUT)
+            c = h2.connection.H2Connection(h2.config.H2Configuration(
+                client_side=False, header_encoding=None))
+            c.initiate_connection()
+            c.update_settings(
+                {h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1})
+            s.sendall(c.data_to_send())
+            bufs = {}
+            while not self.stop.is_set():
+                data = s.recv(1 << 16)
+                if not data:
+                    break
+                for ev in c.receive_data(data):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        c.send_headers(ev.stream_id, [(":status", "200")])
+                        bufs[ev.stream_id] = bytearray()
+                    elif isinstance(ev, h2.events.DataReceived):
+                        c.acknowledge_received_data(
+                            ev.flow_controlled_length, ev.stream_id)
+                        b = bufs[ev.stream_id]
+                        b += ev.data
+                        for fin, op, p in ws_parse(b):
+                            self.echo(c, ev.stream_id, fin, op, p)
+                s.sendall(c.data_to_send())
+        except (OSError, h2.exceptions.ProtocolError):
+            pass
+        finally:
+            raw.close()
+
+    def echo(self, c, sid, fin, op, p):
+        out = ws_frame(op, p, mask=False, fin=fin)
+        step = c.max_outbound_frame_size
+        for off in range(0, len(out), step):
+            c.send_data(sid, out[off:off + step],
+                        end_stream=op == 8 and off + step >= len(out))
+
+    def close(self):
+        self.stop.set()
+        self.lsock.close()
+        for t in self.threads:
+            t.join(5)
+
+
+@pytest.fixture(scope="module")
+def ws_origin(certs):
+    o = WsH2Origin(*certs)
+    yield o
+    o.close()
+
+
+def test_websocket_over_h2(mitm, ws_origin):
+    """RFC 8441: the extended CONNECT goes through, frames arrive intact
+    both ways, and the ws_message and turn events match the exchange."""
+    c = H2Client(mitm, ws_origin.port, host="127.0.0.1")
+    try:
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, [(":method", "CONNECT"),
+                                  (":protocol", "websocket"),
+                                  (":scheme", "https"),
+                                  (":authority", c.authority),
+                                  (":path", "/chat"),
+                                  ("sec-websocket-version", "13")])
+        c.bodies[sid] = bytearray()
+        c.flush()
+        c.pump(lambda: sid in c.heads)
+        assert c.heads[sid][b":status"] == b"200"
+        assert c.settings.get(
+            h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL) == 1
+        big = os.urandom(100 * 1000)
+        sent = [(1, b"hello"), (2, big), (9, b"ping!"),
+                (8, (1000).to_bytes(2, "big") + b"bye")]
+        for op, p in sent:
+            data = ws_frame(op, p)
+            step = c.conn.max_outbound_frame_size
+            for off in range(0, len(data), step):
+                c.pump(lambda: c.conn.local_flow_control_window(sid) >=
+                       min(step, len(data) - off))
+                c.conn.send_data(sid, data[off:off + step])
+                c.flush()
+        got = []
+
+        def all_back():
+            got.extend(ws_parse(c.bodies[sid]))
+            return len(got) >= len(sent)
+        c.pump(all_back)
+        assert [(op, p) for _, op, p in got] == sent
+    finally:
+        c.close()
+    evs = flow_events(mitm, lambda evs: any(
+        e["type"] == "request_headers" and e.get("method") == "CONNECT"
+        for e in evs))
+    msgs = [e for e in evs if e["type"] == "ws_message"]
+    by = [(m["from"], m["opcode"], m["length"]) for m in msgs]
+    for frm in ("client", "server"):
+        assert (frm, "text", 5) in by, by
+        assert (frm, "binary", len(big)) in by, by
+        assert (frm, "ping", 5) in by, by
+    closes = [m for m in msgs if m["opcode"] == "close"]
+    assert {m["close_code"] for m in closes} == {1000}, closes
+    started = [e for e in evs if e["type"] == "ws_turn_started"]
+    done = [e for e in evs if e["type"] == "ws_turn_completed"]
+    assert started and len(done) == len(started)
+    assert started[0]["side"] == "client"
+    assert not [e for e in evs if e["type"] == "request_body_chunk" and
+                e["size"] > 0]

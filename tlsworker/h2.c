@@ -24,6 +24,7 @@
  * bufferevent and the streams; a stream lives until both sessions have
  * closed it (each holds it as stream user data until then).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -162,6 +163,17 @@ h2_hdrs_ev(const struct h2hdrs *hb, struct ev_hdr *out)
 		n++;
 	}
 	return n;
+}
+
+/* A :status of three digits, else 0. */
+static int
+h2_status(const nghttp2_nv *st)
+{
+	if (st == NULL || st->valuelen != 3 || !isdigit(st->value[0]) ||
+	    !isdigit(st->value[1]) || !isdigit(st->value[2]))
+		return 0;
+	return (st->value[0] - '0') * 100 + (st->value[1] - '0') * 10 +
+	    (st->value[2] - '0');
 }
 
 static void
@@ -704,8 +716,7 @@ h2_up_headers(struct h2c *h, struct h2s *s, const nghttp2_frame *fr)
 		return;
 	}
 	st = h2_hdrs_get(&s->s_hdrs, ":status");
-	status = st != NULL && st->valuelen == 3 ? atoi((const char *)
-	    st->value) : 0;
+	status = h2_status(st);
 	if (s->s_hdrs.hb_over) {
 		log_info("conn=%llu: stream %d: response header list over %u "
 		    "bytes: 502", (unsigned long long)h->h_conn->cn_meta.cm_id,
@@ -1207,10 +1218,12 @@ h2_start(struct conn *cn, struct bufferevent *ubev, int up_h2)
 void
 h2_free(struct h2c *h)
 {
-	struct h2s *s;
+	struct h2s *s, *tmp;
 
-	while ((s = TAILQ_FIRST(&h->h_streams)) != NULL)
+	for (s = TAILQ_FIRST(&h->h_streams); s != NULL; s = tmp) {
+		tmp = TAILQ_NEXT(s, s_entry);
 		h2s_free(s);
+	}
 	if (h->h_cs != NULL)
 		nghttp2_session_del(h->h_cs);
 	if (h->h_us != NULL)

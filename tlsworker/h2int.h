@@ -78,10 +78,10 @@ struct h2c {
 	int			 h_closing;	/* GOAWAY either way */
 	int			 h_done;	/* closing after a flush */
 	int			 h_up_dead;	/* the upstream is gone */
-	TAILQ_HEAD(, h2s)	 h_streams;
+	TAILQ_HEAD(h2s_all, h2s) h_streams;
 	uint32_t		 h_nstreams;
 	/* HTTP/1.1 upstream: the streams in turn, the first one active */
-	TAILQ_HEAD(, h2s)	 h_h1q;
+	TAILQ_HEAD(h2s_h1q, h2s) h_h1q;
 	struct http1_head	 h_h1resp;
 	int			 h_h1_state;
 	uint64_t		 h_h1_left;

@@ -165,7 +165,7 @@ def test_curl_http11_still_http11(mitm, nginx_h2):
 class H2Client:
     """python3-h2 over TLS through the proxy's CONNECT."""
 
-    def __init__(self, m, port, host="localhost"):
+    def __init__(self, m, port, host="localhost", window=1 << 24):
         ctx = tls.mitmd_context(m, alpn=("h2",))
         self.sock = tls.connect_tls(m.proxy_port, f"{host}:{port}", ctx,
                                     host)
@@ -176,9 +176,11 @@ class H2Client:
             h2.config.H2Configuration(client_side=True,
                                       header_encoding=None))
         self.conn.initiate_connection()
-        self.conn.update_settings(
-            {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 24})
-        self.conn.increment_flow_control_window((1 << 30))
+        if window > 65535:
+            self.conn.update_settings(
+                {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window})
+            self.conn.increment_flow_control_window((1 << 30))
+        self.ack = True
         self.flush()
         self.bodies = {}
         self.heads = {}
@@ -229,8 +231,9 @@ class H2Client:
             self.trailers[ev.stream_id] = list(ev.headers)
         elif isinstance(ev, h2.events.DataReceived):
             self.bodies.setdefault(ev.stream_id, bytearray()).extend(ev.data)
-            self.conn.acknowledge_received_data(ev.flow_controlled_length,
-                                                ev.stream_id)
+            if self.ack:
+                self.conn.acknowledge_received_data(
+                    ev.flow_controlled_length, ev.stream_id)
         elif isinstance(ev, h2.events.StreamEnded):
             self.ended.add(ev.stream_id)
         elif isinstance(ev, h2.events.StreamReset):
@@ -614,3 +617,33 @@ def test_websocket_over_h2(mitm, ws_origin):
     assert started[0]["side"] == "client"
     assert not [e for e in evs if e["type"] == "request_body_chunk" and
                 e["size"] > 0]
+
+
+def test_slow_reader_bounded(mitm, nginx_h2):
+    """A client that stops reading holds the origin back: mitmd takes from
+    the upstream no more than the stream window it opened (256 KiB) on
+    top of what the client's own window let through."""
+    c = H2Client(mitm, nginx_h2.port, window=65535)
+    c.ack = False      # the client's windows are never opened again
+    try:
+        sid = c.request(f"/f{8 << 20}")
+        c.pump(lambda: len(c.bodies[sid]) >= 65535 - 16384)
+        # a negative can only be waited for by time: give mitmd the
+        # chance to read more than it should
+        c.sock.settimeout(1.5)
+        try:
+            while c.sock.recv(1 << 16):
+                pass
+        except (socket.timeout, TimeoutError):
+            pass
+        c.sock.settimeout(IO_TIMEOUT)
+        c.conn.reset_stream(sid, error_code=8)
+        c.flush()
+    finally:
+        c.close()
+    evs = flow_events(mitm, lambda evs: any(
+        e["type"] == "response_body_chunk" and e.get("reset") for e in evs))
+    last = [e for e in evs if e["type"] == "response_body_chunk" and
+            e["last"]]
+    assert last[0]["reset_by"] == "client"
+    assert last[0]["body_size"] <= 256 * 1024 + 65535 + 16384, last[0]

@@ -832,6 +832,8 @@ fwd_done(struct fwd *fw)
 		http1_head_free(&fw->fw_resp);
 		free(fw->fw_head);
 		fw->fw_head = NULL;
+		sseobs_free(fw->fw_sse);
+		fw->fw_sse = NULL;
 		cn->cn_kept = 1;
 		conn_head_begin(cn);
 	} else

@@ -75,9 +75,10 @@ class SseOrigin:
     """One connection: read the request head, send head, then each
     piece the test puts in self.go; None closes."""
 
-    def __init__(self, head, ssl_ctx=None):
+    def __init__(self, head, ssl_ctx=None, close_notify=False):
         self.head = head
         self.ssl_ctx = ssl_ctx
+        self.close_notify = close_notify
         self.go = queue.Queue()
         self.error = None
         self.request = None
@@ -112,7 +113,7 @@ class SseOrigin:
                         item(c)
                     else:
                         c.sendall(item)
-                if self.ssl_ctx is not None:
+                if self.ssl_ctx is not None and self.close_notify:
                     c = c.unwrap()     # close_notify: the body ends here
         except Exception as e:   # seen by the test in close()
             self.error = e
@@ -249,7 +250,8 @@ def open_stream(m, mode, origin, marker):
 def test_events_as_they_come(mitm, origin_tls, mode, framing):
     head = HEAD + (b"Transfer-Encoding: chunked\r\n\r\n"
                    if framing == "chunked" else b"\r\n")
-    origin = SseOrigin(head, origin_tls if mode == "tls" else None)
+    origin = SseOrigin(head, origin_tls if mode == "tls" else None,
+                       close_notify=framing == "close")
     marker = f"events-{mode}-{framing}-{os.getpid()}-{time.monotonic_ns()}"
     frame = chunk if framing == "chunked" else (lambda b: b)
     want = []

@@ -136,6 +136,9 @@ bench: deps all
 bench-memory: deps all
 	@tests/bench/memory.sh
 
+bench-ws: deps all
+	@/usr/bin/python3 tests/bench/ws.py
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--std=c11 -I. --inline-suppr \
@@ -158,6 +161,6 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps run check bench bench-memory lint tidy format install clean unit-bins fuzz-bins
+.PHONY: all deps run check bench bench-memory bench-ws lint tidy format install clean unit-bins fuzz-bins
 .DELETE_ON_ERROR:
 .SECONDARY:

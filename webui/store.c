@@ -4,6 +4,19 @@
  * becomes a row of `events` and updates its flow's row in `flows`;
  * captured body bytes go to `bodies`. The schema is in mitmd-events(5).
  *
+ * When a body's last chunk is stored, its captured bytes are read back
+ * and run through the decoder chain (common/decode.h) with the
+ * Content-Type and Content-Encoding of its head's event; the result, as
+ * one JSON object, goes to `decoded`. This is webui's work, not the
+ * worker's: it costs nothing unless bodies are captured, never touches
+ * what is forwarded, and a decoder fooled by a hostile body is in the
+ * process that parses the least. Each decode is bounded (a capture is at
+ * most CONF_CAPTURE_MAX_KIB, its output STORE_DECODE_MAX_OUT), so it
+ * holds the event loop a few milliseconds at most.
+ *
+ * Schema version 2 added `decoded`; a version 1 store gets the table the
+ * first time this webui opens it, and keeps all it had.
+ *
  * Writes are batched: the first event after a commit opens a transaction
  * and arms a STORE_COMMIT_MSEC timer that commits it, so a crash of webui
  * loses at most that much (synchronous=NORMAL: a commit is durable
@@ -35,11 +48,12 @@
 #include <event2/event.h>
 #include <sqlite3.h>
 
+#include "common/decode.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "webui/webui.h"
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 #define STORE_COMMIT_MSEC	100
 #define STORE_TXN_EVENTS	20000
 #define STORE_RETAIN_MSEC	(60 * 1000ULL)
@@ -52,6 +66,9 @@
 #define STORE_WAL_LIMIT		(64 * 1024 * 1024)	/* bytes kept */
 #define STORE_TS_MAX		40
 #define STORE_DAY_SEC		86400ULL
+#define STORE_DECODE_MAX_OUT	((size_t)1024 * 1024)	/* bytes a stage may make */
+#define STORE_DECODE_DEPTH	64
+#define STORE_HDR_MAX		256	/* of a header value we read back */
 /* "store off" in mitmd.conf: master sends both limits 0 (each is at
  * least 1 otherwise) */
 #define STORE_IS_OFF(flows, days)	((flows) == 0 && (days) == 0)
@@ -86,7 +103,12 @@ static const char store_schema[] =
     " flow_id INTEGER NOT NULL, stream INTEGER NOT NULL,"
     " dir TEXT NOT NULL, offset INTEGER NOT NULL, data BLOB NOT NULL,"
     " PRIMARY KEY (flow_id, stream, dir, offset));"
-    "PRAGMA user_version = 1;";
+    /* version 2: what the decoder chain made of a captured body */
+    "CREATE TABLE IF NOT EXISTS decoded ("
+    " flow_id INTEGER NOT NULL, stream INTEGER NOT NULL,"
+    " dir TEXT NOT NULL, json TEXT NOT NULL,"
+    " PRIMARY KEY (flow_id, stream, dir));"
+    "PRAGMA user_version = 2;";
 
 enum store_stmt {
 	S_BEGIN,
@@ -102,10 +124,14 @@ enum store_stmt {
 	S_REQUEST,
 	S_CLOSED,
 	S_BODY,
+	S_BODY_READ,
+	S_HEADERS,
+	S_DECODED,
 	S_DOOM_AGE,
 	S_DOOM_COUNT,
 	S_DEL_EVENTS,
 	S_DEL_BODIES,
+	S_DEL_DECODED,
 	S_DEL_FLOWS,
 	S_DOOM_CLEAR,
 	S_COUNT,
@@ -155,6 +181,22 @@ static const char *const store_sql[S_MAX] = {
 	    "bytes_out = ?4 WHERE flow_id = ?1",
 	[S_BODY] = "INSERT OR IGNORE INTO bodies(flow_id, stream, dir, "
 	    "offset, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* a body's captured bytes, in order */
+	[S_BODY_READ] = "SELECT offset, data FROM bodies WHERE flow_id = ?1 "
+	    "AND stream = ?2 AND dir = ?3 ORDER BY offset",
+	/* the headers that pick the decoders, from the last head event of
+	 * the exchange (?2 its type, ?3 the stream; 0 for none, as in
+	 * bodies) */
+	[S_HEADERS] = "SELECT lower(json_extract(h.value, '$[0]')), "
+	    "json_extract(h.value, '$[1]') FROM (SELECT json FROM events "
+	    "WHERE flow_id = ?1 AND type = ?2 AND "
+	    "coalesce(json_extract(json, '$.stream'), 0) = ?3 "
+	    "ORDER BY seq DESC LIMIT 1) AS e, "
+	    "json_each(e.json, '$.headers') AS h WHERE h.type = 'array' AND "
+	    "lower(json_extract(h.value, '$[0]')) IN ('content-type', "
+	    "'content-encoding', 'grpc-encoding')",
+	[S_DECODED] = "INSERT OR REPLACE INTO decoded(flow_id, stream, dir, "
+	    "json) VALUES (?1, ?2, ?3, ?4)",
 	[S_DOOM_AGE] = "INSERT OR IGNORE INTO temp.doomed SELECT flow_id "
 	    "FROM flows WHERE last_ts < ?1 ORDER BY last_ts LIMIT ?2",
 	[S_DOOM_COUNT] = "INSERT OR IGNORE INTO temp.doomed SELECT flow_id "
@@ -163,6 +205,8 @@ static const char *const store_sql[S_MAX] = {
 	[S_DEL_EVENTS] = "DELETE FROM events WHERE flow_id IN "
 	    "(SELECT flow_id FROM temp.doomed)",
 	[S_DEL_BODIES] = "DELETE FROM bodies WHERE flow_id IN "
+	    "(SELECT flow_id FROM temp.doomed)",
+	[S_DEL_DECODED] = "DELETE FROM decoded WHERE flow_id IN "
 	    "(SELECT flow_id FROM temp.doomed)",
 	[S_DEL_FLOWS] = "DELETE FROM flows WHERE flow_id IN "
 	    "(SELECT flow_id FROM temp.doomed)",
@@ -569,6 +613,134 @@ store_body(struct store *st, const struct wev *ev, const uint8_t *cap,
 	(void)store_run(st, S_BODY);
 }
 
+/* The headers that pick the decoders, each cut to STORE_HDR_MAX. */
+struct store_hdrs {
+	char	 sh_type[STORE_HDR_MAX];
+	char	 sh_enc[STORE_HDR_MAX];
+	char	 sh_grpc[STORE_HDR_MAX];
+};
+
+/* Several Content-Encoding fields make one list (RFC 9110 5.3); of the
+ * others the first stands. */
+static void
+store_hdr_add(char *dst, size_t sz, const char *v, int list)
+{
+	size_t l = strlen(dst);
+
+	if (l > 0 && !list)
+		return;
+	snprintf(dst + l, sz - l, "%s%s", l > 0 ? ", " : "", v);
+}
+
+static void
+store_headers(struct store *st, const struct wev *ev, int64_t stream,
+    struct store_hdrs *h)
+{
+	sqlite3_stmt	*q = st->st_stmt[S_HEADERS];
+	const char	*name, *value;
+	int		 rc;
+
+	memset(h, 0, sizeof(*h));
+	sqlite3_bind_int64(q, 1, ev->we_flow);
+	sqlite3_bind_text(q, 2, ev->we_type == WEV_RESPONSE_BODY ?
+	    "response_headers" : "request_headers", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, stream);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		name = (const char *)sqlite3_column_text(q, 0);
+		value = (const char *)sqlite3_column_text(q, 1);
+		if (name == NULL || value == NULL)
+			continue;
+		if (strcmp(name, "content-type") == 0)
+			store_hdr_add(h->sh_type, sizeof(h->sh_type), value, 0);
+		else if (strcmp(name, "content-encoding") == 0)
+			store_hdr_add(h->sh_enc, sizeof(h->sh_enc), value, 1);
+		else
+			store_hdr_add(h->sh_grpc, sizeof(h->sh_grpc), value, 0);
+	}
+	if (rc != SQLITE_DONE)
+		store_warn(st, store_sql[S_HEADERS]);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+}
+
+/* The body's captured bytes, from its start up to a gap; their count. */
+static size_t
+store_capture(struct store *st, const struct wev *ev, int64_t stream,
+    uint8_t *buf, size_t sz)
+{
+	sqlite3_stmt	*q = st->st_stmt[S_BODY_READ];
+	size_t		 len = 0, n;
+	int		 rc;
+
+	sqlite3_bind_int64(q, 1, ev->we_flow);
+	sqlite3_bind_int64(q, 2, stream);
+	sqlite3_bind_text(q, 3, ev->we_type == WEV_RESPONSE_BODY ?
+	    "response" : "request", -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		n = (size_t)sqlite3_column_bytes(q, 1);
+		if (sqlite3_column_int64(q, 0) != (int64_t)len ||
+		    n > sz - len)
+			break;
+		if (n > 0)
+			memcpy(buf + len, sqlite3_column_blob(q, 1), n);
+		len += n;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		store_warn(st, store_sql[S_BODY_READ]);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return len;
+}
+
+/*
+ * A body's last chunk is in: its capture through the decoder chain, the
+ * rendering into decoded. The capture may be a prefix of the body (the
+ * capture limit): the decoders know, and mark what they make truncated.
+ */
+static void
+store_decode(struct store *st, const struct wev *ev)
+{
+	static uint8_t		 buf[WEBUI_CAPTURE_MAX];
+	struct store_hdrs	 h;
+	struct decode_input	 in;
+	struct decode_limits	 lim;
+	struct decode_result	 res;
+	sqlite3_stmt		*q = st->st_stmt[S_DECODED];
+	int64_t			 stream = ev->we_stream < 0 ? 0 : ev->we_stream;
+	size_t			 len, jlen;
+	char			*json;
+
+	if ((len = store_capture(st, ev, stream, buf, sizeof(buf))) == 0)
+		return;
+	store_headers(st, ev, stream, &h);
+	memset(&in, 0, sizeof(in));
+	in.di_content_type = h.sh_type[0] != '\0' ? h.sh_type : NULL;
+	in.di_content_encoding = h.sh_enc[0] != '\0' ? h.sh_enc : NULL;
+	in.di_grpc_encoding = h.sh_grpc[0] != '\0' ? h.sh_grpc : NULL;
+	in.di_partial = ev->we_body_size > (int64_t)len;
+	decode_limits_default(&lim);
+	lim.dl_max_out = STORE_DECODE_MAX_OUT;
+	lim.dl_max_depth = STORE_DECODE_DEPTH;
+	if (decode_body(&in, &lim, buf, len, &res) == -1)
+		json = NULL;
+	else {
+		json = decode_render(&res, &jlen);
+		decode_result_free(&res);
+	}
+	if (json == NULL) {
+		if (webui_rl_ok(&st->st_rl, WEBUI_LOG_USEC))
+			log_warnx("flow store: decoding a body: out of memory");
+		return;
+	}
+	sqlite3_bind_int64(q, 1, ev->we_flow);
+	sqlite3_bind_int64(q, 2, stream);
+	sqlite3_bind_text(q, 3, ev->we_type == WEV_RESPONSE_BODY ?
+	    "response" : "request", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, json, (int)jlen, SQLITE_STATIC);
+	(void)store_run(st, S_DECODED);
+	free(json);
+}
+
 void
 store_event(struct store *st, const struct wev *ev, const char *json,
     size_t len, const uint8_t *cap, size_t caplen)
@@ -595,6 +767,9 @@ store_event(struct store *st, const struct wev *ev, const char *json,
 	if (caplen > 0 && (ev->we_type == WEV_REQUEST_BODY ||
 	    ev->we_type == WEV_RESPONSE_BODY))
 		store_body(st, ev, cap, caplen);
+	if ((ev->we_type == WEV_REQUEST_BODY ||
+	    ev->we_type == WEV_RESPONSE_BODY) && ev->we_last == 1)
+		store_decode(st, ev);
 	if (++st->st_txn_events >= STORE_TXN_EVENTS)
 		store_commit(st);
 }
@@ -685,6 +860,7 @@ store_retain(struct store *st)
 	more = store_doom(st);
 	if (store_run(st, S_DEL_EVENTS) == SQLITE_DONE &&
 	    store_run(st, S_DEL_BODIES) == SQLITE_DONE &&
+	    store_run(st, S_DEL_DECODED) == SQLITE_DONE &&
 	    store_run(st, S_DEL_FLOWS) == SQLITE_DONE)
 		deleted = (uint64_t)sqlite3_changes(st->st_db);
 	(void)store_run(st, S_DOOM_CLEAR);

@@ -40,6 +40,7 @@
 #include "tlsworker/h2.h"
 #include "tlsworker/h2int.h"
 #include "tlsworker/tlsworker.h"
+#include "tlsworker/sseobs.h"
 #include "tlsworker/wsobs.h"
 
 static int	h2_cb_begin_headers(nghttp2_session *, const nghttp2_frame *,
@@ -302,8 +303,8 @@ h2_ev_data(struct h2s *s, int resp, const uint8_t *p, size_t n)
 	ev_x_body_chunk(&s->s_h->h_conn->cn_ev, &s->s_x, resp, p, n, 0);
 	if (s->s_grpc && s->s_gp[resp].gp_error.ge_kind == GRPC_E_NONE)
 		(void)grpc_feed(&s->s_gp[resp], p, n, &h2_grpc_cb, &ga);
-	if (resp && s->s_sse_on)
-		h2_sse_feed(s, p, n);
+	if (resp && s->s_sse != NULL)
+		sseobs_feed(s->s_sse, p, n);
 }
 
 /* The end of a body: trailers, or a reset. */
@@ -335,7 +336,7 @@ h2_ev_end(struct h2s *s, int resp, const struct h2hdrs *trailers,
 }
 
 /* A text/event-stream response without a content coding: its events are
- * reported as each completes. */
+ * reported as each completes (sseobs.c, as on HTTP/1). */
 void
 h2_sse_check(struct h2s *s, const struct h2hdrs *hb)
 {
@@ -343,38 +344,11 @@ h2_sse_check(struct h2s *s, const struct h2hdrs *hb)
 
 	ct = h2_hdrs_get(hb, "content-type");
 	ce = h2_hdrs_get(hb, "content-encoding");
-	if (ct == NULL || ct->valuelen < 17 || strncasecmp((const char *)
-	    ct->value, "text/event-stream", 17) != 0 || (ce != NULL &&
-	    !(ce->valuelen == 8 && strncasecmp((const char *)ce->value,
-	    "identity", 8) == 0)))
+	if (ct == NULL || !sseobs_is_event_stream((const char *)ct->value,
+	    ct->valuelen) || (ce != NULL && !sseobs_coding_ok((const char *)
+	    ce->value, ce->valuelen)))
 		return;
-	sse_init(&s->s_sse, 0, 0);
-	s->s_sse_on = 1;
-}
-
-static void
-h2_sse_event(void *arg, const struct sse_event *e)
-{
-	struct h2s *s = arg;
-
-	if (e->ev_kind != SSE_EV_MESSAGE)
-		return;
-	ev_sse_event(&s->s_h->h_conn->cn_ev, s->s_x.ex_stream, e->ev_type,
-	    e->ev_type_len, e->ev_id, e->ev_id_len, e->ev_retry, e->ev_data,
-	    e->ev_data_len);
-}
-
-void
-h2_sse_feed(struct h2s *s, const uint8_t *p, size_t n)
-{
-	sse_feed(&s->s_sse, (const char *)p, n, h2_sse_event, s);
-}
-
-void
-h2_sse_free(struct h2s *s)
-{
-	sse_free(&s->s_sse);
-	s->s_sse_on = 0;
+	s->s_sse = sseobs_new(&s->s_h->h_conn->cn_ev, s->s_x.ex_stream);
 }
 
 /* An extended CONNECT for a WebSocket was answered 2xx: from here on
@@ -423,8 +397,7 @@ h2s_free(struct h2s *s)
 {
 	struct h2c *h = s->s_h;
 
-	if (s->s_sse_on)
-		h2_sse_free(s);
+	sseobs_free(s->s_sse);
 	if (s->s_ws != NULL) {
 		wsobs_end(s->s_ws, "eof");
 		wsobs_free(s->s_ws);

@@ -11,7 +11,6 @@
 #include "tlsworker/events.h"
 #include "tlsworker/grpc.h"
 #include "tlsworker/http1.h"
-#include "tlsworker/sse.h"
 
 /* Stream window we open to each peer: what a stream may hold in
  * memory before its reader takes it. */
@@ -21,6 +20,7 @@
 struct evbuffer;
 struct bufferevent;
 struct wsobs;
+struct sseobs;
 struct conn;
 
 /* A header block being received or kept (trailers): name and value of a
@@ -59,8 +59,7 @@ struct h2s {
 	int		 s_xconnect;	/* extended CONNECT (RFC 8441) */
 	int		 s_ws_want;	/* ... with :protocol websocket */
 	struct wsobs	*s_ws;		/* its WebSocket, once answered 2xx */
-	int		 s_sse_on;
-	struct sse_parser s_sse;
+	struct sseobs	*s_sse;		/* a text/event-stream response */
 	/* HTTP/1.1 upstream (h2h1.c) */
 	int		 s_in_h1q;
 	int		 s_h1_head_sent;
@@ -116,8 +115,6 @@ void	 h2_up_goaway(struct h2c *, int32_t, uint32_t);
 void	 h2_up_gone(struct h2c *);
 int	 h2_flush(struct h2c *);
 void	 h2_sse_check(struct h2s *, const struct h2hdrs *);
-void	 h2_sse_feed(struct h2s *, const uint8_t *, size_t);
-void	 h2_sse_free(struct h2s *);
 
 /* h2h1.c */
 int	 h2h1_init(struct h2c *);

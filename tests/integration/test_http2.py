@@ -647,3 +647,32 @@ def test_slow_reader_bounded(mitm, nginx_h2):
             e["last"]]
     assert last[0]["reset_by"] == "client"
     assert last[0]["body_size"] <= 256 * 1024 + 65535 + 16384, last[0]
+
+
+def test_sse_over_h2(mitm, nginx_h2):
+    """A text/event-stream response on an HTTP/2 stream: an sse_event per
+    event, with the stream id."""
+    text = (b": hello\n\nevent: tick\nid: 1\ndata: one\n\n"
+            b"data: two\r\ndata: lines\r\n\r\nretry: 500\rdata: three\r\r")
+    path = os.path.join(nginx_h2.www, "ev.sse")
+    with open(path, "wb") as f:
+        f.write(text)
+    os.chmod(path, 0o644)
+    c = H2Client(mitm, nginx_h2.port)
+    try:
+        c.request("/f1000")
+        sid = c.request("/ev.sse")
+        c.pump(lambda: sid in c.ended)
+        assert bytes(c.bodies[sid]) == text
+        assert c.heads[sid][b"content-type"] == b"text/event-stream"
+    finally:
+        c.close()
+    evs = flow_events(mitm, lambda evs: any(
+        e["type"] == "request_headers" and e.get("target") == "/ev.sse"
+        for e in evs))
+    sse = [e for e in evs if e["type"] == "sse_event"]
+    assert [(e["event"], e["id"], e["data"]) for e in sse] == [
+        ("tick", "1", "one"), ("message", "1", "two\nlines"),
+        ("message", "1", "three")], sse
+    assert {e["stream"] for e in sse} == {sid}
+    assert sse[2]["retry"] == 500

@@ -222,6 +222,7 @@ http {{
     uwsgi_temp_path {dir}/tmp/uwsgi;
     scgi_temp_path {dir}/tmp/scgi;
     default_type application/octet-stream;
+    types {{ text/event-stream sse; }}
     sendfile on;
     server {{
         listen 127.0.0.1:{port}{ssl}{h2};

@@ -9,7 +9,9 @@
 # the workers encode no events), for the cost of the events: compare the
 # two runs' ratios to nginx. BENCH_PROFILES picks the profiles of the
 # first run, BENCH_ARGS passes options to run.sh (-d, -r, -o, -l ...),
-# BENCH_EVENTS_OFF=0 skips the second run. Not part of make check.
+# BENCH_EVENTS_OFF=0 skips the second run. BENCH_LANES picks the lanes
+# (h2-small, HTTP/2 through h2load, is in by default: nginx relays it to
+# its HTTP/1.1 upstream, mitmd to the origin's HTTP/2). Not part of make check.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BENCH=${BENCH_DIR:-$ROOT/../shared/bench}
@@ -20,6 +22,7 @@ export PROXY_CONNECT_CMD="$ROOT/tests/bench/mitmd-seat.sh connect"
 # shellcheck disable=SC2086
 bash "$BENCH/run.sh" \
 	-p "${BENCH_PROFILES:-nginx,sslsplit,mitmproxy,mitmproxy-connect,custom,custom-connect}" \
+	-l "${BENCH_LANES:-small,100k,1m,hs-resume,hs-full,hey-small,h2-small}" \
 	${BENCH_ARGS:-}
 [ "${BENCH_EVENTS_OFF:-1}" = 1 ] || exit 0
 echo

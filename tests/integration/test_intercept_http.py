@@ -191,15 +191,16 @@ def test_post_chunked_body(mitm, origin):
         assert r.body.decode() == hashlib.sha256(data).hexdigest()
 
 
-def test_h2_only_client_gets_http11(mitm, origin):
-    """A client that offers h2 alone gets no ALPN answer and speaks
-    HTTP/1.1; h2 is not intercepted in this version."""
+def test_alpn_before_an_http11_origin(mitm, origin):
+    """Before an HTTP/1.1-only origin, a client that offers h2 alone gets
+    h2 (its streams are translated: test_http2.py), one that offers both
+    gets what the origin chose, http/1.1; no ALPN, no ALPN."""
     host = f"localhost:{origin.port}"
     with open_tls(mitm, host, "localhost", alpn=("h2",)) as t:
-        assert t.selected_alpn_protocol() is None
-        assert tls.request(t, "/x", host).status == 200
+        assert t.selected_alpn_protocol() == "h2"
     with open_tls(mitm, host, "localhost", alpn=("h2", "http/1.1")) as t:
         assert t.selected_alpn_protocol() == "http/1.1"
+        assert tls.request(t, "/x", host).status == 200
 
 
 def test_not_http_after_handshake(mitm, origin):

@@ -841,21 +841,32 @@ ev_request_headers(struct ev_flow *f, const struct http1_head *h)
 	ev_emit(f, e);
 }
 
-void
-ev_response_headers(struct ev_flow *f, const struct http1_head *h)
+/* A response head begins the response body of x: the event up to its
+ * status, or NULL when none is to be written. */
+static struct ev_enc *
+ev_response_begin(struct ev_flow *f, struct ev_xchg *x, int status)
 {
-	struct ev_xchg	*x = &f->ef_x;
-	struct ev_enc	*e;
+	struct ev_enc *e;
 
 	if (!ev_enabled)
-		return;
+		return NULL;
 	ev_body_pending(f, x, 1);
 	ev_body_reset(&x->ex_body[1]);
 	if (ev_off(f))
-		return;
+		return NULL;
 	e = ev_begin(f, "response_headers");
 	ev_uint(e, "stream", x->ex_stream);
-	ev_uint(e, "status", (uint64_t)(h->hh_code > 0 ? h->hh_code : 0));
+	ev_uint(e, "status", (uint64_t)(status > 0 ? status : 0));
+	return e;
+}
+
+void
+ev_response_headers(struct ev_flow *f, const struct http1_head *h)
+{
+	struct ev_enc *e;
+
+	if ((e = ev_response_begin(f, &f->ef_x, h->hh_code)) == NULL)
+		return;
 	ev_strn(e, "reason", http1_str(h, h->hh_reason), h->hh_reason.hs_len);
 	ev_version(e, h);
 	ev_headers(e, h);
@@ -934,15 +945,8 @@ ev_x_response_headers(struct ev_flow *f, struct ev_xchg *x, int status,
 {
 	struct ev_enc *e;
 
-	if (!ev_enabled)
+	if ((e = ev_response_begin(f, x, status)) == NULL)
 		return;
-	ev_body_pending(f, x, 1);
-	ev_body_reset(&x->ex_body[1]);
-	if (ev_off(f))
-		return;
-	e = ev_begin(f, "response_headers");
-	ev_uint(e, "stream", x->ex_stream);
-	ev_uint(e, "status", (uint64_t)(status > 0 ? status : 0));
 	ev_str(e, "reason", "");
 	ev_str(e, "http_version", "HTTP/2");
 	ev_pairs(e, "headers", hv, n);

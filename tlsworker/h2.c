@@ -424,43 +424,70 @@ h2s_maybe_free(struct h2s *s)
 		h2s_free(s);
 }
 
-/* --- the response data source (client session) --------------------- */
+/* --- the data sources ------------------------------------------------ */
+
+/*
+ * A body for a session to send, from the stream's buffer: the response
+ * to the client (resp) or the request to an HTTP/2 upstream. What leaves
+ * is consumed on the session it came from, which opens that sender's
+ * window again; at the end, trailers follow when there are any.
+ */
+static ssize_t
+h2_body_read(struct h2c *h, struct h2s *s, int resp, uint8_t *buf,
+    size_t len, uint32_t *flags)
+{
+	struct evbuffer	*b = resp ? s->s_resp : s->s_req;
+	struct h2hdrs	*tr = resp ? &s->s_resp_trailers : &s->s_req_trailers;
+	nghttp2_session	*from = resp ? h->h_us : h->h_cs;
+	int32_t		 fid = resp ? s->s_uid : s->s_cid;
+	int		 open = resp ? s->s_up_open : s->s_cl_open;
+	int		 n;
+
+	n = evbuffer_remove(b, buf, len);
+	if (n < 0)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	if (n > 0) {
+		if (resp)
+			conn_count_out(h->h_conn, (uint64_t)n);
+		else
+			conn_count_in(h->h_conn, (uint64_t)n);
+		if (from == NULL)
+			h2h1_resp_drained(h, s);	/* an HTTP/1.1 upstream */
+		else if (open)
+			nghttp2_session_consume(from, fid, (size_t)n);
+		else
+			nghttp2_session_consume_connection(from, (size_t)n);
+	}
+	if (evbuffer_get_length(b) > 0)
+		return n;
+	if (!(resp ? s->s_resp_eof : s->s_req_eof))
+		return n > 0 ? n : NGHTTP2_ERR_DEFERRED;
+	*flags |= NGHTTP2_DATA_FLAG_EOF;
+	if (tr->hb_n > 0) {
+		*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		if (nghttp2_submit_trailer(resp ? h->h_cs : h->h_us, resp ?
+		    s->s_cid : s->s_uid, tr->hb_nv, tr->hb_n) != 0)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	return n;
+}
 
 static ssize_t
 h2_resp_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t len,
     uint32_t *flags, nghttp2_data_source *src, void *arg)
 {
-	struct h2s	*s = src->ptr;
-	struct h2c	*h = arg;
-	int		 n;
-
 	(void)sess;
 	(void)id;
-	n = evbuffer_remove(s->s_resp, buf, len);
-	if (n < 0)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	if (n > 0) {
-		conn_count_out(h->h_conn, (uint64_t)n);
-		if (h->h_us != NULL && s->s_up_open)
-			nghttp2_session_consume(h->h_us, s->s_uid, (size_t)n);
-		else if (h->h_us != NULL)
-			nghttp2_session_consume_connection(h->h_us, (size_t)n);
-		else
-			h2h1_resp_drained(h, s);
-	}
-	if (evbuffer_get_length(s->s_resp) == 0) {
-		if (!s->s_resp_eof)
-			return n > 0 ? n : NGHTTP2_ERR_DEFERRED;
-		*flags |= NGHTTP2_DATA_FLAG_EOF;
-		if (s->s_resp_trailers.hb_n > 0) {
-			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-			if (nghttp2_submit_trailer(h->h_cs, s->s_cid,
-			    s->s_resp_trailers.hb_nv,
-			    s->s_resp_trailers.hb_n) != 0)
-				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-		}
-	}
-	return n;
+	return h2_body_read(arg, src->ptr, 1, buf, len, flags);
+}
+
+static ssize_t
+h2_req_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+	(void)sess;
+	(void)id;
+	return h2_body_read(arg, src->ptr, 0, buf, len, flags);
 }
 
 /* A response head from the upstream (either kind) for the client. */
@@ -512,44 +539,6 @@ h2_stream_fail(struct h2s *s, int status, uint32_t code)
 	h2_ev_end(s, 1, NULL, NULL, NULL);
 	s->s_resp_eof = 1;
 	h2_hdrs_free(&hb);
-}
-
-/* --- the request data source (upstream session) ---------------------- */
-
-static ssize_t
-h2_req_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t len,
-    uint32_t *flags, nghttp2_data_source *src, void *arg)
-{
-	struct h2s	*s = src->ptr;
-	struct h2c	*h = arg;
-	int		 n;
-
-	(void)sess;
-	(void)id;
-	n = evbuffer_remove(s->s_req, buf, len);
-	if (n < 0)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	if (n > 0) {
-		conn_count_in(h->h_conn, (uint64_t)n);
-		if (s->s_cl_open)
-			nghttp2_session_consume(h->h_cs, s->s_cid, (size_t)n);
-		else
-			nghttp2_session_consume_connection(h->h_cs,
-			    (size_t)n);
-	}
-	if (evbuffer_get_length(s->s_req) == 0) {
-		if (!s->s_req_eof)
-			return n > 0 ? n : NGHTTP2_ERR_DEFERRED;
-		*flags |= NGHTTP2_DATA_FLAG_EOF;
-		if (s->s_req_trailers.hb_n > 0) {
-			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-			if (nghttp2_submit_trailer(h->h_us, s->s_uid,
-			    s->s_req_trailers.hb_nv,
-			    s->s_req_trailers.hb_n) != 0)
-				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-		}
-	}
-	return n;
 }
 
 /* The request head is complete: on to the upstream. */

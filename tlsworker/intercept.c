@@ -347,10 +347,11 @@ icpt_raw(struct conn *cn)
 	tunnel_relay(cn, fd);
 }
 
-/* The HTTP/2 preface on the tunnel: h2c with prior knowledge, to an
- * upstream taken to speak it too. */
-static void
-icpt_h2c(struct conn *cn)
+/* The upstream socket as a plain bufferevent, the interception state
+ * gone: for HTTP in clear on the tunnel. NULL when out of memory (cn is
+ * answered then). */
+static struct bufferevent *
+icpt_plain_upstream(struct conn *cn)
 {
 	struct icpt		*ic = cn->cn_icpt;
 	struct bufferevent	*ubev;
@@ -359,39 +360,42 @@ icpt_h2c(struct conn *cn)
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (ubev == NULL) {
 		conn_respond(cn, 503, "mitmd: out of memory");
-		return;
+		return NULL;
 	}
 	ic->ic_ufd = -1;
 	intercept_free(ic);
 	cn->cn_fixed = 1;
-	(void)h2_start(cn, ubev, 1);
+	return ubev;
+}
+
+/* The HTTP/2 preface on the tunnel: h2c with prior knowledge, to an
+ * upstream taken to speak it too. */
+static void
+icpt_h2c(struct conn *cn)
+{
+	struct bufferevent *ubev;
+
+	if ((ubev = icpt_plain_upstream(cn)) != NULL)
+		(void)h2_start(cn, ubev, 1);
 }
 
 /* A request line on the tunnel: plain HTTP to the CONNECT target. */
 static void
 icpt_plain(struct conn *cn)
 {
-	struct icpt		*ic = cn->cn_icpt;
-	struct bufferevent	*ubev;
+	struct bufferevent *ubev;
 
 	if (cn->cn_reverse) {
 		conn_respond(cn, 400, "mitmd: this listener speaks TLS, "
 		    "not plain HTTP: use https://");
 		return;
 	}
-	ubev = bufferevent_socket_new(tw_env.tw_base, ic->ic_ufd,
-	    BEV_OPT_CLOSE_ON_FREE);
-	if (ubev == NULL) {
-		conn_respond(cn, 503, "mitmd: out of memory");
+	if ((ubev = icpt_plain_upstream(cn)) == NULL)
 		return;
-	}
-	ic->ic_ufd = -1;
-	intercept_free(ic);
 	if (fwd_fixed(cn, ubev) == -1) {
 		conn_respond(cn, 503, "mitmd: out of memory");
 		return;
 	}
-	cn->cn_fixed = 1;
 	cn->cn_ev.ef_protocol = "http/1.1";
 	conn_head_begin(cn);
 }

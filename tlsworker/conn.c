@@ -567,6 +567,12 @@ conn_drain_idle(void)
 
 	for (cn = TAILQ_FIRST(&tw_env.tw_conns); cn != NULL; cn = tmp) {
 		tmp = TAILQ_NEXT(cn, cn_entry);
+		if (cn->cn_h2 != NULL) {
+			/* GOAWAY: its streams finish, no new one starts */
+			conn_why(cn, "shutdown");
+			h2_drain(cn->cn_h2);
+			continue;
+		}
 		if (cn->cn_state == CONN_HEAD && cn->cn_nreq > 0 &&
 		    cn->cn_req.hh_total == 0 &&
 		    evbuffer_get_length(bufferevent_get_input(cn->cn_bev)) == 0) {

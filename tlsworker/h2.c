@@ -1178,6 +1178,18 @@ h2_start(struct conn *cn, struct bufferevent *ubev, int up_h2)
 }
 
 void
+h2_drain(struct h2c *h)
+{
+	if (h->h_done || h->h_closing)
+		return;
+	h->h_closing = 1;
+	nghttp2_submit_goaway(h->h_cs, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(h->h_cs),
+	    NGHTTP2_NO_ERROR, NULL, 0);
+	(void)h2_flush(h);
+}
+
+void
 h2_free(struct h2c *h)
 {
 	struct h2s *s, *tmp;

@@ -23,5 +23,8 @@ int	 h2_choose(int offered_h2, int offered_http11, int up_h2);
  * then). */
 int	 h2_start(struct conn *, struct bufferevent *ubev, int up_h2);
 void	 h2_free(struct h2c *);
+/* Shutdown: a GOAWAY to the client; the connection ends with its last
+ * stream. */
+void	 h2_drain(struct h2c *);
 
 #endif

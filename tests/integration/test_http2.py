@@ -10,6 +10,8 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import subprocess
 import socket
 import ssl
 import threading
@@ -50,17 +52,15 @@ def h1_origin(certs):
     o.close()
 
 
-def start(build, test_ca, extra=()):
+def start(build, test_ca, extra=(), **kw):
     base = tempdir()
     path = os.path.join(base, "events.jsonl")
     lines = [f'upstream ca-file "{test_ca.certfile}"',
              f'events file "{path}"', "capture bodies max 4 KiB"] + \
         list(extra)
     ok, err = tls.config_accepted(build, lines)
-    if not ok:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"config not accepted yet: {err}")
-    m = Mitmd(extra=lines, workers=1, base=base)
+    assert ok, err
+    m = Mitmd(extra=lines, workers=1, base=base, **kw)
     m.events_path = path
     return m
 
@@ -676,3 +676,35 @@ def test_sse_over_h2(mitm, nginx_h2):
         ("message", "1", "three")], sse
     assert {e["stream"] for e in sse} == {sid}
     assert sse[2]["retry"] == 500
+
+
+def test_shutdown_sends_goaway(build, test_ca, nginx_h2):
+    """SIGTERM while curl downloads over HTTP/2: the client gets a GOAWAY,
+    the stream in progress finishes whole, then the connection closes and
+    mitmd exits well within its drain time."""
+    m = start(build, test_ca, drain=30)
+    n = 8 << 20
+    try:
+        p = subprocess.Popen(
+            ["curl", "-sS", "-x", f"http://127.0.0.1:{m.proxy_port}",
+             "--cacert", tls.mitmd_ca(m), "--http2", "--limit-rate", "3M",
+             "-o", "-", "-w", "\n%{http_version}",
+             f"https://localhost:{nginx_h2.port}/f{n}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            util.wait_until(lambda: any(
+                e["type"] == "response_headers" for e in events(m)), 15,
+                "the response to start")
+            os.kill(m.pid, signal.SIGTERM)
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        assert p.returncode == 0, err
+        body, ver = split_version(out)
+        assert ver == "2"
+        assert hashlib.sha256(body).hexdigest() == nginx_h2.sums[n]
+        assert m.wait_exit(15) is not None
+    finally:
+        m.cleanup()

@@ -25,7 +25,8 @@ Goaway = collections.namedtuple("Goaway", "last_stream_id error_code")
 
 
 class H2Client:
-    def __init__(self, m, port, host="localhost"):
+    def __init__(self, m, port, host="localhost", window=1 << 24):
+        """window: the INITIAL_WINDOW_SIZE the client announces."""
         ctx = tls.mitmd_context(m, alpn=("h2",))
         self.sock = tls.connect_tls(m.proxy_port, f"{host}:{port}", ctx,
                                     host)
@@ -37,7 +38,7 @@ class H2Client:
                                       header_encoding=None))
         self.conn.initiate_connection()
         self.conn.update_settings(
-            {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 24})
+            {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window})
         self.conn.increment_flow_control_window(1 << 30)
         self.flush()
         self.bodies = {}
@@ -49,6 +50,7 @@ class H2Client:
         self.settings = {}
         self.goaway = None
         self.eof = False
+        self.noack = set()   # streams whose window the client keeps shut
         self._in = bytearray()
 
     def flush(self):
@@ -149,7 +151,10 @@ class H2Client:
             self.trailers[ev.stream_id] = list(ev.headers)
         elif isinstance(ev, h2.events.DataReceived):
             self.bodies.setdefault(ev.stream_id, bytearray()).extend(ev.data)
-            if ev.flow_controlled_length:
+            if ev.flow_controlled_length and ev.stream_id in self.noack:
+                self.conn.increment_flow_control_window(
+                    ev.flow_controlled_length)
+            elif ev.flow_controlled_length:
                 self.conn.acknowledge_received_data(
                     ev.flow_controlled_length, ev.stream_id)
         elif isinstance(ev, h2.events.StreamEnded):

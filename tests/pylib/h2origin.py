@@ -28,6 +28,10 @@ where said):
   /early/N              200 with N bytes at once, on the request headers,
                         then RST_STREAM NO_ERROR: the rest of the request
                         body is not wanted (RFC 9113 8.1)
+  /hold                 no answer; the request body is taken at the
+                        connection level but the stream's window never
+                        opens again (with H2Origin(window=...) small, the
+                        sender has to keep the rest)
   anything else         404
 
 What arrived is kept in .requests: one dict per stream with path,
@@ -206,7 +210,11 @@ class _Conn:
             rec = self.reqs.get(ev.stream_id)
             if rec is not None:
                 rec["body"] += ev.data
-            if ev.flow_controlled_length:
+            if rec is not None and rec["path"] == "/hold":
+                if ev.flow_controlled_length:
+                    self.conn.increment_flow_control_window(
+                        ev.flow_controlled_length)
+            elif ev.flow_controlled_length:
                 try:
                     self.conn.acknowledge_received_data(
                         ev.flow_controlled_length, ev.stream_id)
@@ -243,7 +251,8 @@ class _Conn:
                 return
             self.conn.initiate_connection()
             self.conn.update_settings(
-                {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: WINDOW})
+                {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE:
+                 self.origin.window})
             self.conn.increment_flow_control_window(WINDOW)
             self.flush()
             while not self.origin.stopping:
@@ -269,9 +278,11 @@ class _Conn:
 
 class H2Origin:
     """The origin; .port once started. certfile/keyfile: its certificate
-    (from the tests' CA, which mitmd trusts with `upstream ca-file`)."""
+    (from the tests' CA, which mitmd trusts with `upstream ca-file`);
+    window: the INITIAL_WINDOW_SIZE of its streams."""
 
-    def __init__(self, certfile, keyfile, host="127.0.0.1"):
+    def __init__(self, certfile, keyfile, host="127.0.0.1", window=WINDOW):
+        self.window = window     # INITIAL_WINDOW_SIZE it announces
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(certfile, keyfile)
         self.ctx.set_alpn_protocols(["h2"])

@@ -404,6 +404,14 @@ h2s_free(struct h2s *s)
 	}
 	if (s->s_in_h1q)
 		h2h1_unqueue(h, s);
+	/* bytes nobody will send on: their share of the connection
+	 * windows goes back to the peers that sent them */
+	if (h->h_cs != NULL && evbuffer_get_length(s->s_req) > 0)
+		nghttp2_session_consume_connection(h->h_cs,
+		    evbuffer_get_length(s->s_req));
+	if (h->h_us != NULL && evbuffer_get_length(s->s_resp) > 0)
+		nghttp2_session_consume_connection(h->h_us,
+		    evbuffer_get_length(s->s_resp));
 	ev_x_free(&h->h_conn->cn_ev, &s->s_x);
 	TAILQ_REMOVE(&h->h_streams, s, s_entry);
 	h->h_nstreams--;
@@ -768,6 +776,10 @@ h2_cb_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id,
 		nghttp2_session_consume(sess, id, len);
 		return 0;
 	}
+	if (sess == h->h_cs && s->s_req_discard) {
+		nghttp2_session_consume(sess, id, len);
+		return 0;
+	}
 	if (sess == h->h_cs) {
 		if (evbuffer_add(s->s_req, data, len) == -1)
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -786,6 +798,50 @@ static const char *
 h2_err_name(uint32_t code)
 {
 	return nghttp2_http2_strerror(code);
+}
+
+/*
+ * RFC 9113 8.1: the upstream answered and closed the stream before the
+ * request body had all come. What is still to come is dropped (its
+ * window given back), and once the client has the whole response, a
+ * RST_STREAM NO_ERROR tells it to stop sending.
+ */
+static void
+h2_req_stop(struct h2c *h, struct h2s *s)
+{
+	size_t n = evbuffer_get_length(s->s_req);
+
+	s->s_req_discard = 1;
+	if (n > 0) {
+		evbuffer_drain(s->s_req, n);
+		if (s->s_cl_open)
+			nghttp2_session_consume(h->h_cs, s->s_cid, n);
+		else
+			nghttp2_session_consume_connection(h->h_cs, n);
+	}
+	if (s->s_cl_open && nghttp2_session_get_stream_local_close(h->h_cs,
+	    s->s_cid) == 1)
+		nghttp2_submit_rst_stream(h->h_cs, NGHTTP2_FLAG_NONE, s->s_cid,
+		    NGHTTP2_NO_ERROR);
+}
+
+/* The response's last frame went to the client: stop its upload now if
+ * the upstream wants no more of it. */
+static int
+h2_cb_frame_send(nghttp2_session *sess, const nghttp2_frame *fr, void *arg)
+{
+	struct h2c	*h = arg;
+	struct h2s	*s;
+
+	if (sess != h->h_cs || !(fr->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
+	    (fr->hd.type != NGHTTP2_DATA && fr->hd.type != NGHTTP2_HEADERS) ||
+	    (s = nghttp2_session_get_stream_user_data(sess,
+	    fr->hd.stream_id)) == NULL)
+		return 0;
+	if (s->s_req_discard && !s->s_req_eof)
+		nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, s->s_cid,
+		    NGHTTP2_NO_ERROR);
+	return 0;
 }
 
 static int
@@ -813,6 +869,8 @@ h2_cb_stream_close(nghttp2_session *sess, int32_t id, uint32_t code,
 			h2_ev_end(s, 1, NULL, "CANCEL", "proxy");
 	} else {
 		s->s_up_open = 0;
+		if (code == NGHTTP2_NO_ERROR && !s->s_req_eof)
+			h2_req_stop(h, s);
 		if (code != NGHTTP2_NO_ERROR) {
 			h2_ev_end(s, 0, NULL, h2_err_name(code), "server");
 			h2_ev_end(s, 1, NULL, h2_err_name(code), "server");
@@ -1080,6 +1138,8 @@ h2_callbacks(void)
 	    h2_cb_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 	    h2_cb_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb,
+	    h2_cb_frame_send);
 	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb,
 	    h2_cb_invalid_frame);
 	return cb;

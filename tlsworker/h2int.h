@@ -50,6 +50,9 @@ struct h2s {
 	struct evbuffer	*s_req;		/* request body for the upstream */
 	struct evbuffer	*s_resp;	/* response body for the client */
 	int		 s_req_eof;
+	int		 s_req_discard;	/* the upstream is done with the
+					 * request: the rest is dropped, and
+					 * the client told to stop */
 	int		 s_resp_eof;
 	int		 s_resp_submitted;
 	int		 s_ended[2];	/* body end event sent */

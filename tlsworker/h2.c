@@ -819,8 +819,16 @@ h2_req_stop(struct h2c *h, struct h2s *s)
 		else
 			nghttp2_session_consume_connection(h->h_cs, n);
 	}
-	if (s->s_cl_open && nghttp2_session_get_stream_local_close(h->h_cs,
-	    s->s_cid) == 1)
+	h2_ev_end(s, 0, NULL, "NO_ERROR", "server");
+	if (!s->s_cl_open)
+		return;
+	if (!s->s_resp_eof) {
+		/* the response was cut short as well */
+		h2_ev_end(s, 1, NULL, "NO_ERROR", "server");
+		nghttp2_submit_rst_stream(h->h_cs, NGHTTP2_FLAG_NONE, s->s_cid,
+		    NGHTTP2_NO_ERROR);
+	} else if (nghttp2_session_get_stream_local_close(h->h_cs, s->s_cid) ==
+	    1)
 		nghttp2_submit_rst_stream(h->h_cs, NGHTTP2_FLAG_NONE, s->s_cid,
 		    NGHTTP2_NO_ERROR);
 }

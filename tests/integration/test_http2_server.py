@@ -54,11 +54,6 @@ def mitm(build, test_ca):
         m.cleanup()
 
 
-WINDOW_LEAK = pytest.mark.xfail(strict=True, reason=(
-    "tlsworker/h2.c h2s_free: the bytes still waiting in s_req/s_resp "
-    "of a freed stream are never consumed, so their share of the "
-    "connection windows (client side and upstream side) is lost for "
-    "good; enough resets stall the connection"))
 
 
 def events(m):
@@ -280,11 +275,6 @@ def test_request_trailers(mitm, origin):
     assert last["body_sha256"] == digest
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlsworker/h2.c h2_cb_stream_close: an upstream stream closed with "
-    "NO_ERROR while the client still sends its request body is not "
-    "reset towards the client; the body piles up in s_req, never "
-    "consumed, and the client's upload stalls on a closed window"))
 def test_early_response_then_reset_no_error(mitm, origin):
     """RFC 9113 8.1: the origin answers before the request body has all
     arrived, then sends RST_STREAM NO_ERROR to stop the upload. The
@@ -326,7 +316,6 @@ def tight_origin(test_ca):
     o.close()
 
 
-@WINDOW_LEAK
 def test_reset_streams_give_the_window_back(mitm, tight_origin):
     """Request bodies that wait in mitmd for an upstream that does not
     take them (200 kB each; the upstream's stream window is 64 KiB),
@@ -358,7 +347,6 @@ def test_reset_streams_give_the_window_back(mitm, tight_origin):
         c.close()
 
 
-@WINDOW_LEAK
 def test_reset_streams_give_the_upstream_window_back(mitm, origin):
     """The same the other way: responses of 1 MB to a client that keeps
     each stream's window shut at 64 KiB, so that mitmd holds what the

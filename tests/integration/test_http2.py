@@ -23,10 +23,10 @@ import h2.settings
 import pytest
 
 from pylib import client, origins, tls, util
+from pylib.h2client import IO_TIMEOUT, H2Client
 from pylib.mitmd import Mitmd, tempdir
 
 N_PARALLEL = 100
-IO_TIMEOUT = 30
 
 
 @pytest.fixture(scope="module")
@@ -160,97 +160,6 @@ def test_curl_http11_still_http11(mitm, nginx_h2):
                      f"https://localhost:{nginx_h2.port}/f1000"])
     assert p.returncode == 0, p.stderr
     assert p.stdout == b"1.1"
-
-
-class H2Client:
-    """python3-h2 over TLS through the proxy's CONNECT."""
-
-    def __init__(self, m, port, host="localhost", window=1 << 24):
-        ctx = tls.mitmd_context(m, alpn=("h2",))
-        self.sock = tls.connect_tls(m.proxy_port, f"{host}:{port}", ctx,
-                                    host)
-        assert self.sock.selected_alpn_protocol() == "h2"
-        self.sock.settimeout(IO_TIMEOUT)
-        self.authority = f"{host}:{port}"
-        self.conn = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=True,
-                                      header_encoding=None))
-        self.conn.initiate_connection()
-        if window > 65535:
-            self.conn.update_settings(
-                {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window})
-            self.conn.increment_flow_control_window((1 << 30))
-        self.ack = True
-        self.flush()
-        self.bodies = {}
-        self.heads = {}
-        self.trailers = {}
-        self.ended = set()
-        self.resets = {}
-        self.settings = {}
-        self.goaway = None
-
-    def flush(self):
-        data = self.conn.data_to_send()
-        if data:
-            self.sock.sendall(data)
-
-    def request(self, path, method="GET", headers=(), body=None, end=True):
-        sid = self.conn.get_next_available_stream_id()
-        hdrs = [(":method", method), (":scheme", "https"),
-                (":authority", self.authority), (":path", path)] + \
-            list(headers)
-        self.conn.send_headers(sid, hdrs, end_stream=body is None and end)
-        if body is not None:
-            # within the frame size; bodies here fit the stream window
-            step = self.conn.max_outbound_frame_size
-            for off in range(0, max(len(body), 1), step):
-                self.conn.send_data(sid, body[off:off + step],
-                                    end_stream=end and
-                                    off + step >= len(body))
-        self.bodies[sid] = bytearray()
-        self.flush()
-        return sid
-
-    def pump(self, until, limit=1 << 16):
-        for _ in range(limit):
-            if until():
-                return
-            data = self.sock.recv(1 << 16)
-            if not data:
-                raise AssertionError("connection closed")
-            for ev in self.conn.receive_data(data):
-                self.handle(ev)
-            self.flush()
-        raise AssertionError("pump limit")
-
-    def handle(self, ev):
-        if isinstance(ev, h2.events.ResponseReceived):
-            self.heads[ev.stream_id] = dict(ev.headers)
-        elif isinstance(ev, h2.events.TrailersReceived):
-            self.trailers[ev.stream_id] = list(ev.headers)
-        elif isinstance(ev, h2.events.DataReceived):
-            self.bodies.setdefault(ev.stream_id, bytearray()).extend(ev.data)
-            if self.ack:
-                self.conn.acknowledge_received_data(
-                    ev.flow_controlled_length, ev.stream_id)
-        elif isinstance(ev, h2.events.StreamEnded):
-            self.ended.add(ev.stream_id)
-        elif isinstance(ev, h2.events.StreamReset):
-            self.resets[ev.stream_id] = ev.error_code
-        elif isinstance(ev, h2.events.RemoteSettingsChanged):
-            for k, v in ev.changed_settings.items():
-                self.settings[k] = v.new_value
-        elif isinstance(ev, h2.events.ConnectionTerminated):
-            self.goaway = ev
-
-    def close(self):
-        try:
-            self.conn.close_connection()
-            self.flush()
-        except OSError:
-            pass
-        self.sock.close()
 
 
 def test_100_parallel_streams(mitm, nginx_h2):
@@ -624,9 +533,9 @@ def test_slow_reader_bounded(mitm, nginx_h2):
     the upstream no more than the stream window it opened (256 KiB) on
     top of what the client's own window let through."""
     c = H2Client(mitm, nginx_h2.port, window=65535)
-    c.ack = False      # the client's windows are never opened again
     try:
-        sid = c.request(f"/f{8 << 20}")
+        sid = c.request(f"/f{8 << 20}?slow")
+        c.noack.add(sid)   # the stream's window is never opened again
         c.pump(lambda: len(c.bodies[sid]) >= 65535 - 16384)
         # a negative can only be waited for by time: give mitmd the
         # chance to read more than it should
@@ -642,7 +551,8 @@ def test_slow_reader_bounded(mitm, nginx_h2):
     finally:
         c.close()
     evs = flow_events(mitm, lambda evs: any(
-        e["type"] == "response_body_chunk" and e.get("reset") for e in evs))
+        e["type"] == "request_headers" and
+        e.get("target") == f"/f{8 << 20}?slow" for e in evs))
     last = [e for e in evs if e["type"] == "response_body_chunk" and
             e["last"]]
     assert last[0]["reset_by"] == "client"

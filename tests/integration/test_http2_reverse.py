@@ -1,0 +1,81 @@
+"""HTTP/2 on a reverse listener, with the clients of the nghttp2 project:
+nghttp fetches several streams at once on one connection, and a bounded
+h2load run (a count of requests, not a time) gets every response. These
+check behaviour, not speed: `make bench` measures h2load's rate.
+"""
+
+import hashlib
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from pylib import origins
+from test_reverse import start_reverse, stop
+from pylib.mitmd import tempdir
+
+H2LOAD_REQUESTS = 2000
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def nginx_h2(test_ca):
+    d = tempdir("ngx")
+    o = origins.NginxOrigin(d, *test_ca.issue(
+        "origin", dns=["localhost"], ips=["127.0.0.1"]), http2=True)
+    o.sums = {n: o.add_file(f"f{n}", n) for n in (13, 100000, 1 << 20)}
+    yield o
+    o.close()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def mitm(build, test_ca, nginx_h2):
+    m = start_reverse(build, test_ca, f"localhost:{nginx_h2.port}")
+    yield m
+    stop(m)
+
+
+def run(cmd):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=TIMEOUT)
+    return p.returncode, p.stdout.decode(errors="replace"), \
+        p.stderr.decode(errors="replace")
+
+
+def test_nghttp_streams(mitm, nginx_h2):
+    """nghttp, three files requested at once on one connection: three
+    streams, each answered 200 with its whole body."""
+    sizes = (13, 100000, 1 << 20)
+    urls = [f"https://127.0.0.1:{mitm.reverse_port}/f{n}" for n in sizes]
+    rc, out, err = run(["nghttp", "-nvs"] + urls)
+    assert rc == 0, err + out
+    assert "The negotiated protocol: h2" in out, out[-2000:]
+    # the stats table: id, times, status, size, path; one stream each
+    rows = [line.split() for line in out.splitlines()
+            if re.match(r"\s*\d+\s+\+\S+\s+\+\S+\s+\S+\s+\d{3}\s", line)]
+    assert sorted((r[4], r[-1]) for r in rows) == sorted(
+        ("200", f"/f{n}") for n in sizes), out[-3000:]
+    assert len({r[0] for r in rows}) == len(sizes)
+
+
+def test_nghttp_body_identical(mitm, nginx_h2):
+    n = 1 << 20
+    p = subprocess.run(["nghttp", f"https://127.0.0.1:{mitm.reverse_port}"
+                        f"/f{n}"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    assert hashlib.sha256(p.stdout).hexdigest() == nginx_h2.sums[n]
+
+
+def test_h2load_bounded(mitm, nginx_h2):
+    """h2load: 4 connections, 10 streams each, a fixed number of requests;
+    every one succeeds with a 2xx over h2."""
+    rc, out, err = run(["h2load", "-n", str(H2LOAD_REQUESTS), "-c", "4",
+                        "-m", "10", "-T", "30",
+                        f"https://127.0.0.1:{mitm.reverse_port}/f13"])
+    assert rc == 0, err + out
+    assert "Application protocol: h2" in out, out
+    assert f"{H2LOAD_REQUESTS} succeeded, 0 failed, 0 errored" in out, out
+    assert f"status codes: {H2LOAD_REQUESTS} 2xx" in out, out

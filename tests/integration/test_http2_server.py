@@ -10,16 +10,13 @@ the connection windows back.
 """
 
 import hashlib
-import json
 import os
-import shutil
 
 import h2.errors
 import pytest
 
-from pylib import h2client, h2origin, origins, tls, util
+from pylib import events, h2client, h2origin, origins, tls
 from pylib.h2client import H2Client
-from pylib.mitmd import Mitmd, tempdir
 
 HEADER_LIST = 16384
 STALL = 10   # seconds without progress that make an upload stalled
@@ -35,54 +32,15 @@ def origin(test_ca):
 
 @pytest.fixture(scope="module")
 def mitm(build, test_ca):
-    base = tempdir()
-    path = os.path.join(base, "events.jsonl")
-    lines = [f'upstream ca-file "{test_ca.certfile}"',
-             f'events file "{path}"', "capture bodies max 4 KiB",
-             f"http2 max-header-list-size {HEADER_LIST}"]
-    ok, err = tls.config_accepted(build, lines)
-    if not ok:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"config not accepted yet: {err}")
-    m = Mitmd(extra=lines, workers=1, base=base)
-    m.events_path = path
-    yield m
-    try:
-        tls.assert_no_violation(m)
-        m.close()
-    finally:
-        m.cleanup()
-
-
-
-
-def events(m):
-    out = []
-    if os.path.exists(m.events_path):
-        with open(m.events_path) as f:
-            for line in f:
-                if line.endswith("\n"):
-                    out.append(json.loads(line))
-    return out
+    yield from tls.running_mitmd(build, test_ca, [
+        "capture bodies max 4 KiB",
+        f"http2 max-header-list-size {HEADER_LIST}"])
 
 
 def flow_events(m, path, timeout=15):
     """The events of the closed flow that carried a request for path."""
-    found = {}
-
-    def done():
-        flows = {}
-        for e in events(m):
-            flows.setdefault(e["flow_id"], []).append(e)
-        for evs in flows.values():
-            if evs[-1]["type"] == "stream_closed" and any(
-                    e["type"] == "request_headers" and
-                    e.get("target") == path for e in evs):
-                found["evs"] = evs
-                return True
-        return False
-    util.wait_until(done, timeout, f"the events of the flow of {path}")
-    evs = found["evs"]
+    evs = events.wait_flow(m, events.with_request(target=path), timeout,
+                           f"the events of the flow of {path}")
     assert [e["seq"] for e in evs] == list(range(len(evs)))
     return evs
 

@@ -380,6 +380,57 @@ def parse_lines(text):
     return out
 
 
+def read(src):
+    """The events in the file of src (a Mitmd with events_path, as
+    tls.start_mitmd makes, or the file's path), whole lines only (the
+    last one may be being written); [] while there is no file."""
+    path = getattr(src, "events_path", src)
+    out = []
+    if path is None or not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for line in f:
+            if line.endswith("\n"):
+                out.append(json.loads(line))
+    return out
+
+
+def flows(src, start=0):
+    """{flow_id: its events} of read(src) from the start-th event on."""
+    return by_flow(read(src)[start:])
+
+
+def with_request(marker=None, **members):
+    """A test of a flow's events: it has a request_headers with these
+    members (target=..., method=...) and marker, if given, in its JSON."""
+    def pred(evs):
+        return any(e["type"] == "request_headers" and
+                   all(e.get(k) == v for k, v in members.items()) and
+                   (marker is None or marker in json.dumps(e))
+                   for e in evs)
+    return pred
+
+
+def find_flow(src, pred, closed=True, start=0):
+    """The events of the first flow of src for which pred(its events)
+    holds, or None. closed: only a flow whose stream_closed is in. start:
+    only the flows that began at or after the start-th event."""
+    for evs in flows(src, start).values():
+        if evs[0]["seq"] != 0:          # began before start
+            continue
+        if closed and evs[-1]["type"] != "stream_closed":
+            continue
+        if pred(evs):
+            return evs
+    return None
+
+
+def wait_flow(src, pred, timeout=15, what="the flow's events", start=0):
+    """find_flow of a closed flow, waited for."""
+    return util.wait_until(lambda: find_flow(src, pred, True, start),
+                           timeout, what)
+
+
 def check_common(ev):
     for k in COMMON:
         assert k in ev, f"{k} missing in {ev}"

@@ -20,6 +20,7 @@ import hashlib
 import http.server
 import ipaddress
 import os
+import shutil
 import socket
 import socketserver
 import ssl
@@ -53,6 +54,49 @@ def assert_no_violation(m):
     bad = [line for line in m.syslog.snapshot() if "SIGSYS" in line or
            "sandbox violation" in line]
     assert not bad, bad
+
+
+# --- a mitmd that intercepts -------------------------------------------------
+
+def start_mitmd(build, test_ca, extra=(), events=True, workers=1, **kw):
+    """A Mitmd that trusts test_ca's origins (`upstream ca-file`), with
+    one worker unless told. events: its events go to a file in its
+    directory, m.events_path (None without). extra: config lines after
+    those two; kw: the rest of Mitmd's arguments (rules, drain,
+    argv_prefix...). Every keyword the tests use exists now: a config
+    that `mitmd -n` refuses fails the test."""
+    base = _mitmd.tempdir()
+    lines = [f'upstream ca-file "{test_ca.certfile}"']
+    path = None
+    if events:
+        path = os.path.join(base, "events.jsonl")
+        lines.append(f'events file "{path}"')
+    lines += list(extra)
+    ok, err = config_accepted(build, lines)
+    if not ok:
+        shutil.rmtree(base, ignore_errors=True)
+    assert ok, f"config refused: {err}"
+    m = _mitmd.Mitmd(extra=lines, workers=workers, base=base, **kw)
+    m.events_path = path
+    return m
+
+
+def stop_mitmd(m):
+    """The end of a start_mitmd: no seccomp violation, then close (no
+    process left) and remove its directory whatever happened."""
+    try:
+        assert_no_violation(m)
+        m.close()
+    finally:
+        m.cleanup()
+
+
+def running_mitmd(build, test_ca, extra=(), **kw):
+    """start_mitmd, then stop_mitmd, for a fixture:
+    `yield from tls.running_mitmd(build, test_ca, [...])`."""
+    m = start_mitmd(build, test_ca, extra, **kw)
+    yield m
+    stop_mitmd(m)
 
 
 def _now():

@@ -7,7 +7,6 @@ id, each body's end.
 """
 
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -22,9 +21,9 @@ import h2.events
 import h2.settings
 import pytest
 
-from pylib import client, origins, tls, util
+from pylib import client, events, origins, tls, util
 from pylib.h2client import IO_TIMEOUT, H2Client
-from pylib.mitmd import Mitmd, tempdir
+from pylib.mitmd import tempdir
 
 N_PARALLEL = 100
 
@@ -53,54 +52,21 @@ def h1_origin(certs):
 
 
 def start(build, test_ca, extra=(), **kw):
-    base = tempdir()
-    path = os.path.join(base, "events.jsonl")
-    lines = [f'upstream ca-file "{test_ca.certfile}"',
-             f'events file "{path}"', "capture bodies max 4 KiB"] + \
-        list(extra)
-    ok, err = tls.config_accepted(build, lines)
-    assert ok, err
-    m = Mitmd(extra=lines, workers=1, base=base, **kw)
-    m.events_path = path
-    return m
+    return tls.start_mitmd(build, test_ca,
+                           ["capture bodies max 4 KiB", *extra], **kw)
 
 
 @pytest.fixture(scope="module")
 def mitm(build, test_ca):
     m = start(build, test_ca, ["http2 max-header-list-size 16384"])
     yield m
-    try:
-        tls.assert_no_violation(m)
-        m.close()
-    finally:
-        m.cleanup()
+    tls.stop_mitmd(m)
 
 
-def events(m):
-    out = []
-    if os.path.exists(m.events_path):
-        with open(m.events_path) as f:
-            for line in f:
-                out.append(json.loads(line))
-    return out
-
-
-def flow_events(m, pred, timeout=15):
-    """The events of the first flow with a stream_closed for which
-    pred(events of that flow) holds."""
-    found = {}
-
-    def done():
-        flows = {}
-        for e in events(m):
-            flows.setdefault(e["flow_id"], []).append(e)
-        for evs in flows.values():
-            if evs[-1]["type"] == "stream_closed" and pred(evs):
-                found["evs"] = evs
-                return True
-        return False
-    util.wait_until(done, timeout, "the flow's events")
-    return found["evs"]
+def flow_events(m, **request):
+    """The events of the first closed flow with a request_headers of
+    these members."""
+    return events.wait_flow(m, events.with_request(**request))
 
 
 def curl_h2(m, url, *extra):
@@ -122,9 +88,7 @@ def test_curl_h2_to_h2_origin(mitm, nginx_h2):
     body, ver = split_version(p.stdout)
     assert ver == "2"
     assert hashlib.sha256(body).hexdigest() == nginx_h2.sums[n]
-    evs = flow_events(mitm, lambda evs: any(
-        e["type"] == "request_headers" and e.get("target") == f"/f{n}"
-        for e in evs))
+    evs = flow_events(mitm, target=f"/f{n}")
     tls_up = [e for e in evs if e["type"] == "tls_handshake_succeeded"]
     assert [e["alpn"] for e in tls_up] == ["h2", "h2"], tls_up
     req = [e for e in evs if e["type"] == "request_headers"]
@@ -208,9 +172,7 @@ def test_client_reset_stream(mitm, nginx_h2):
             nginx_h2.sums[70000]
     finally:
         c.close()
-    evs = flow_events(mitm, lambda evs: any(
-        e["type"] == "request_headers" and e.get("target") == f"/f{8 << 20}"
-        for e in evs))
+    evs = flow_events(mitm, target=f"/f{8 << 20}")
     resets = [e for e in evs if e.get("reset")]
     assert resets and resets[0]["reset_by"] == "client", resets
     assert resets[0]["reset"] == "CANCEL"
@@ -332,10 +294,8 @@ def test_h2c_prior_knowledge(mitm, nginx_h2c):
     body, ver = split_version(p.stdout)
     assert ver == "2"
     assert hashlib.sha256(body).hexdigest() == nginx_h2c.sums[n]
-    evs = flow_events(mitm, lambda evs: any(
-        e["type"] == "request_headers" and
-        e.get("url") == f"http://127.0.0.1:{nginx_h2c.port}/f{n}"
-        for e in evs))
+    evs = flow_events(
+        mitm, url=f"http://127.0.0.1:{nginx_h2c.port}/f{n}")
     assert all(e["protocol"] == "http2" for e in evs
                if e["type"].startswith(("request", "response")))
     assert not [e for e in evs if e["type"].startswith("tls_")]
@@ -509,9 +469,7 @@ def test_websocket_over_h2(mitm, ws_origin):
         assert [(op, p) for _, op, p in got] == sent
     finally:
         c.close()
-    evs = flow_events(mitm, lambda evs: any(
-        e["type"] == "request_headers" and e.get("method") == "CONNECT"
-        for e in evs))
+    evs = flow_events(mitm, method="CONNECT")
     msgs = [e for e in evs if e["type"] == "ws_message"]
     by = [(m["from"], m["opcode"], m["length"]) for m in msgs]
     for frm in ("client", "server"):
@@ -550,9 +508,7 @@ def test_slow_reader_bounded(mitm, nginx_h2):
         c.flush()
     finally:
         c.close()
-    evs = flow_events(mitm, lambda evs: any(
-        e["type"] == "request_headers" and
-        e.get("target") == f"/f{8 << 20}?slow" for e in evs))
+    evs = flow_events(mitm, target=f"/f{8 << 20}?slow")
     last = [e for e in evs if e["type"] == "response_body_chunk" and
             e["last"]]
     assert last[0]["reset_by"] == "client"
@@ -577,9 +533,7 @@ def test_sse_over_h2(mitm, nginx_h2):
         assert c.heads[sid][b"content-type"] == b"text/event-stream"
     finally:
         c.close()
-    evs = flow_events(mitm, lambda evs: any(
-        e["type"] == "request_headers" and e.get("target") == "/ev.sse"
-        for e in evs))
+    evs = flow_events(mitm, target="/ev.sse")
     sse = [e for e in evs if e["type"] == "sse_event"]
     assert [(e["event"], e["id"], e["data"]) for e in sse] == [
         ("tick", "1", "one"), ("message", "1", "two\nlines"),
@@ -603,7 +557,7 @@ def test_shutdown_sends_goaway(build, test_ca, nginx_h2):
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             util.wait_until(lambda: any(
-                e["type"] == "response_headers" for e in events(m)), 15,
+                e["type"] == "response_headers" for e in events.read(m)), 15,
                 "the response to start")
             os.kill(m.pid, signal.SIGTERM)
             out, err = p.communicate(timeout=60)

@@ -15,18 +15,14 @@ and the bytes reach the origin and come back untouched.
 """
 
 import hashlib
-import json
-import os
-import shutil
 import struct
 from concurrent import futures
 
 import grpc
 import pytest
 
-from pylib import h2origin, origins, tls, util
+from pylib import events, h2origin, origins, tls
 from pylib.h2client import H2Client
-from pylib.mitmd import Mitmd, tempdir
 
 SERVICE = "mitmd.test.Echo"
 RPC_TIMEOUT = 30
@@ -123,23 +119,10 @@ def echo_origin(test_ca):
 
 @pytest.fixture(scope="module")
 def mitm(build, test_ca):
-    base = tempdir()
-    path = os.path.join(base, "events.jsonl")
-    lines = [f'upstream ca-file "{test_ca.certfile}"',
-             f'events file "{path}"', "capture bodies max 1 KiB"]
-    ok, err = tls.config_accepted(build, lines)
-    if not ok:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"config not accepted yet: {err}")
-    m = Mitmd(extra=lines, workers=1, base=base)
-    m.events_path = path
+    m = tls.start_mitmd(build, test_ca, ["capture bodies max 1 KiB"])
     m.mark = 0
     yield m
-    try:
-        tls.assert_no_violation(m)
-        m.close()
-    finally:
-        m.cleanup()
+    tls.stop_mitmd(m)
 
 
 @pytest.fixture
@@ -148,7 +131,7 @@ def channel(mitm, grpc_server):
     flow ends when the test closes it)."""
     with open(tls.mitmd_ca(mitm), "rb") as f:
         ca = f.read()
-    mitm.mark = len(events(mitm))
+    mitm.mark = len(events.read(mitm))
     ch = grpc.secure_channel(
         f"localhost:{grpc_server.port}",
         grpc.ssl_channel_credentials(root_certificates=ca),
@@ -169,35 +152,12 @@ def method(ch, name, kind):
 
 # --- events ----------------------------------------------------------------
 
-def events(m):
-    out = []
-    if os.path.exists(m.events_path):
-        with open(m.events_path) as f:
-            for line in f:
-                if line.endswith("\n"):
-                    out.append(json.loads(line))
-    return out
-
-
 def flow_with(m, path, timeout=15):
     """The events of the flow that carried a request for path, closed;
     only flows that began after m.mark (set by the `channel` and
     `h2c` fixtures at the start of each test) count."""
-    found = {}
-
-    def done():
-        flows = {}
-        for e in events(m)[m.mark:]:
-            flows.setdefault(e["flow_id"], []).append(e)
-        for evs in flows.values():
-            if evs[0]["seq"] == 0 and evs[-1]["type"] == "stream_closed" \
-                    and any(e["type"] == "request_headers" and
-                            e.get("target") == path for e in evs):
-                found["evs"] = evs
-                return True
-        return False
-    util.wait_until(done, timeout, f"the events of a flow with {path}")
-    evs = found["evs"]
+    evs = events.wait_flow(m, events.with_request(target=path), timeout,
+                           f"the events of a flow with {path}", m.mark)
     assert [e["seq"] for e in evs] == list(range(len(evs)))
     return evs
 
@@ -428,7 +388,7 @@ def test_malformed_envelopes(mitm, echo_origin):
     proper sequence of messages, to an origin that echoes it back: an
     error grpc_message per direction, the good messages before it
     reported, and every byte through untouched both ways."""
-    mitm.mark = len(events(mitm))
+    mitm.mark = len(events.read(mitm))
     c = H2Client(mitm, echo_origin.port, host="127.0.0.1")
     sids = {}
     try:

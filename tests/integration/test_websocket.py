@@ -17,7 +17,6 @@ import asyncio
 import base64
 import json
 import os
-import shutil
 import ssl
 import threading
 import uuid
@@ -26,8 +25,7 @@ import pytest
 import websockets
 import websockets.legacy.client as wsclient
 
-from pylib import client, tls, util
-from pylib.mitmd import Mitmd, tempdir
+from pylib import client, events, tls
 
 CAPTURE_KIB = 4
 CAPTURE = CAPTURE_KIB * 1024
@@ -125,23 +123,8 @@ class AbsoluteForm(wsclient.WebSocketClientProtocol):
 
 @pytest.fixture(scope="module")
 def mitm(build, test_ca):
-    base = tempdir()
-    path = os.path.join(base, "events.jsonl")
-    lines = [f'upstream ca-file "{test_ca.certfile}"',
-             f'events file "{path}"',
-             f"capture bodies max {CAPTURE_KIB} KiB"]
-    ok, err = tls.config_accepted(build, lines)
-    if not ok:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"config not accepted: {err}")
-    m = Mitmd(extra=lines, workers=1, base=base)
-    m.events_path = path
-    yield m
-    try:
-        tls.assert_no_violation(m)
-        m.close()
-    finally:
-        m.cleanup()
+    yield from tls.running_mitmd(build, test_ca,
+                                 [f"capture bodies max {CAPTURE_KIB} KiB"])
 
 
 @pytest.fixture(scope="module")
@@ -224,29 +207,11 @@ async def conversation(m, mode, origin, compression, big, close_code=1000):
 
 # --- events -----------------------------------------------------------------------
 
-def read_events(m):
-    flows = {}
-    if not os.path.exists(m.events_path):
-        return flows
-    with open(m.events_path) as f:
-        for line in f:
-            e = json.loads(line)
-            flows.setdefault(e["flow_id"], []).append(e)
-    return flows
-
-
 def flow_of(m, marker):
     """The events of the flow whose request carried marker, once it is
     closed."""
-    def find():
-        for evs in read_events(m).values():
-            if evs[-1]["type"] != "stream_closed":
-                continue
-            if any(e["type"] == "request_headers" and marker in json.dumps(e)
-                   for e in evs):
-                return evs
-        return None
-    return util.wait_until(find, EVENT_TIMEOUT, f"the flow of {marker}")
+    return events.wait_flow(m, events.with_request(marker), EVENT_TIMEOUT,
+                            f"the flow of {marker}")
 
 
 def check_message(e, side, opcode, payload, frames, compressed):

@@ -16,10 +16,8 @@ stream passes with the worker's RSS bounded.
 
 import gzip
 import hashlib
-import json
 import os
 import queue
-import shutil
 import socket
 import ssl
 import threading
@@ -28,7 +26,8 @@ import time
 import pytest
 
 from pylib import client, tls, util
-from pylib.mitmd import Mitmd, sample_rss, tempdir
+from pylib.events import find_flow, wait_flow, with_request
+from pylib.mitmd import sample_rss
 
 CAPTURE_KIB = 4
 STEP_TIMEOUT = 30       # seconds for one piece to show at the client
@@ -129,34 +128,15 @@ class SseOrigin:
 # --- fixtures ------------------------------------------------------------------
 
 def start_mitmd(build, test_ca, capture_kib):
-    base = tempdir()
-    path = os.path.join(base, "events.jsonl")
-    lines = [f'upstream ca-file "{test_ca.certfile}"',
-             f'events file "{path}"']
-    if capture_kib:
-        lines.append(f"capture bodies max {capture_kib} KiB")
-    ok, err = tls.config_accepted(build, lines)
-    if not ok:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"config not accepted: {err}")
-    m = Mitmd(extra=lines, workers=1, base=base)
-    m.events_path = path
-    return m
-
-
-def stop_mitmd(m):
-    try:
-        tls.assert_no_violation(m)
-        m.close()
-    finally:
-        m.cleanup()
+    extra = [f"capture bodies max {capture_kib} KiB"] if capture_kib else []
+    return tls.start_mitmd(build, test_ca, extra)
 
 
 @pytest.fixture(scope="module")
 def mitm(build, test_ca):
     m = start_mitmd(build, test_ca, CAPTURE_KIB)
     yield m
-    stop_mitmd(m)
+    tls.stop_mitmd(m)
 
 
 @pytest.fixture(scope="module")
@@ -169,25 +149,13 @@ def origin_tls(test_ca):
 
 # --- events ----------------------------------------------------------------------
 
-def read_events(m):
-    flows = {}
-    if not os.path.exists(m.events_path):
-        return flows
-    with open(m.events_path) as f:
-        for line in f:
-            e = json.loads(line)
-            flows.setdefault(e["flow_id"], []).append(e)
-    return flows
-
-
 def flow_events(m, marker, closed=False):
-    for evs in read_events(m).values():
-        if closed and evs[-1]["type"] != "stream_closed":
-            continue
-        if any(e["type"] == "request_headers" and marker in json.dumps(e)
-               for e in evs):
-            return evs
-    return None
+    return find_flow(m, with_request(marker), closed)
+
+
+def closed_flow(m, marker):
+    return wait_flow(m, with_request(marker), EVENT_TIMEOUT,
+                     "the flow's stream_closed")
 
 
 def sse_of(m, marker):
@@ -277,8 +245,7 @@ def test_events_as_they_come(mitm, origin_tls, mode, framing):
                 r.eof()
     finally:
         origin.close()
-    evs = util.wait_until(lambda: flow_events(mitm, marker, closed=True),
-                          EVENT_TIMEOUT, "the flow's stream_closed")
+    evs = closed_flow(mitm, marker)
     types = [e["type"] for e in evs]
     resp = types.index("response_headers")
     sse = [e for e in evs if e["type"] == "sse_event"]
@@ -303,8 +270,7 @@ def test_content_coded_stream_not_parsed(mitm):
             r.expect(body)
     finally:
         origin.close()
-    evs = util.wait_until(lambda: flow_events(mitm, marker, closed=True),
-                          EVENT_TIMEOUT, "the flow's stream_closed")
+    evs = closed_flow(mitm, marker)
     assert "sse_event" not in [e["type"] for e in evs]
     assert any(e["type"] == "response_body_chunk" and e.get("last")
                for e in evs)
@@ -365,8 +331,7 @@ def test_large_stream_rss_bounded(build, test_ca):
         origin.close()
         assert total == npieces * len(piece)
         assert got.digest() == want.digest()
-        evs = util.wait_until(lambda: flow_events(m, marker, closed=True),
-                              EVENT_TIMEOUT, "the flow's stream_closed")
+        evs = closed_flow(m, marker)
         sse = [e for e in evs if e["type"] == "sse_event"]
         assert len(sse) == npieces * per_piece
         assert all(e["data_size"] == LARGE_LINES * (LARGE_LINE + 1) - 1
@@ -380,4 +345,4 @@ def test_large_stream_rss_bounded(build, test_ca):
         if origin.thread.is_alive():
             origin.go.put(None)
             origin.thread.join(LARGE_TIMEOUT)
-        stop_mitmd(m)
+        tls.stop_mitmd(m)

@@ -5,49 +5,17 @@ upstream side first, each exchange's request then response events, the
 last body chunk of each body marked, stream_closed last with a reason).
 """
 
-import json
-import os
-import shutil
-
 import pytest
 
-from pylib import client, origins, tls, util
-from pylib.mitmd import Mitmd, tempdir
+from pylib import client, events, origins, tls, util
 
 ORDER = ["connect_received", "connect_decision"]
 
 
 @pytest.fixture
 def mitm(build, test_ca):
-    base = tempdir()
-    path = os.path.join(base, "events.jsonl")
-    lines = [f'upstream ca-file "{test_ca.certfile}"',
-             f'events file "{path}"']
-    ok, err = tls.config_accepted(build, lines)
-    if not ok:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"config not accepted yet: {err}")
-    m = Mitmd(extra=lines, workers=1, base=base,
-              rules=['block host "blocked.test"',
-                     'tunnel host "tunnel.test", "::1"'])
-    m.events_path = path
-    yield m
-    try:
-        tls.assert_no_violation(m)
-        m.close()
-    finally:
-        m.cleanup()
-
-
-def read_events(path):
-    flows = {}
-    if not os.path.exists(path):
-        return flows
-    with open(path) as f:
-        for line in f:
-            e = json.loads(line)
-            flows.setdefault(e["flow_id"], []).append(e)
-    return flows
+    yield from tls.running_mitmd(build, test_ca, rules=[
+        'block host "blocked.test"', 'tunnel host "tunnel.test", "::1"'])
 
 
 def check_flow(evs):
@@ -117,7 +85,7 @@ def test_event_order_mixed_run(mitm, test_ca):
         want = 4
 
         def closed():
-            flows = read_events(mitm.events_path)
+            flows = events.flows(mitm)
             done = [f for f in flows.values()
                     if f[-1]["type"] == "stream_closed"]
             return flows if len(done) >= want else None

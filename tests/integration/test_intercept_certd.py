@@ -16,7 +16,6 @@ import threading
 import pytest
 
 from pylib import tls, util
-from pylib.mitmd import Mitmd
 
 LEAF_WAIT_SEC = 5        # tlsworker/leaf.h
 RESPAWN_TIMEOUT = 30
@@ -34,17 +33,8 @@ def two_origins(test_ca):
 
 @pytest.fixture
 def mitm(build, test_ca):
-    lines = [f'upstream ca-file "{test_ca.certfile}"']
-    ok, err = tls.config_accepted(build, lines)
-    if not ok:
-        pytest.skip(f"upstream ca-file not accepted yet: {err}")
-    m = Mitmd(extra=lines, workers=1, argv_prefix=tls.VERBOSE_PREFIX)
-    yield m
-    try:
-        tls.assert_no_violation(m)
-        m.close()
-    finally:
-        m.cleanup()
+    yield from tls.running_mitmd(build, test_ca, events=False,
+                                 argv_prefix=tls.VERBOSE_PREFIX)
 
 
 def get(m, o, path="/x"):

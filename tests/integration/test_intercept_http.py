@@ -19,9 +19,6 @@ import time
 import pytest
 
 from pylib import client, origins, tls
-from pylib.mitmd import Mitmd
-
-config_accepted = tls.config_accepted
 
 N_KEEPALIVE = 100
 BODY = 200 * 1000          # bytes of the bodies of the framing tests
@@ -39,17 +36,8 @@ def origin(test_ca):
 
 @pytest.fixture(scope="module")
 def mitm(build, test_ca):
-    lines = [f'upstream ca-file "{test_ca.certfile}"']
-    ok, err = config_accepted(build, lines)
-    if not ok:
-        pytest.skip(f"upstream ca-file not accepted yet: {err}")
-    m = Mitmd(extra=lines, rules=['block host "blocked.test"'], workers=1)
-    yield m
-    try:
-        tls.assert_no_violation(m)
-        m.close()
-    finally:
-        m.cleanup()
+    yield from tls.running_mitmd(build, test_ca, events=False,
+                                 rules=['block host "blocked.test"'])
 
 
 def ctx_of(m, alpn=("http/1.1",)):

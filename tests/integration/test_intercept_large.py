@@ -10,7 +10,7 @@ import os
 import pytest
 
 from pylib import client, origins, tls
-from pylib.mitmd import Mitmd, download_sampling_rss
+from pylib.mitmd import download_sampling_rss
 
 BIG = 1024 * 1024 * 1024          # the issue asks for 1 GiB
 UPLOAD = 64 * 1024 * 1024
@@ -31,17 +31,7 @@ def nginx(test_ca, ca_dir):
 
 @pytest.fixture(scope="module")
 def mitm(build, test_ca):
-    lines = [f'upstream ca-file "{test_ca.certfile}"']
-    ok, err = tls.config_accepted(build, lines)
-    if not ok:
-        pytest.skip(f"upstream ca-file not accepted yet: {err}")
-    m = Mitmd(extra=lines, workers=1)
-    yield m
-    try:
-        tls.assert_no_violation(m)
-        m.close()
-    finally:
-        m.cleanup()
+    yield from tls.running_mitmd(build, test_ca, events=False)
 
 
 def test_1gib_download_rss_bounded(mitm, nginx):

@@ -12,16 +12,12 @@ such alerts the host is tunneled for that client, which then sees the
 origin's own certificate.
 """
 
-import json
-import os
 import ssl
 
 import pytest
 
 from pylib import client, origins, tls, util
-from pylib.mitmd import Mitmd, tempdir
-
-config_accepted = tls.config_accepted
+from pylib.events import read as read_events
 
 PT_AFTER = 2
 
@@ -55,37 +51,17 @@ def bad_origins(test_ca):
 
 
 def start(build, test_ca, extra=(), rules=()):
-    lines = [f'upstream ca-file "{test_ca.certfile}"', *extra]
-    ok, err = config_accepted(build, lines)
-    if not ok:
-        pytest.skip(f"config not accepted yet: {err}")
-    base = tempdir()
-    events = os.path.join(base, "events.jsonl")
-    ok, _ = config_accepted(build, [f'events file "{events}"'])
-    if ok:
-        lines.append(f'events file "{events}"')
-    m = Mitmd(extra=lines, rules=rules, workers=1, base=base,
-              argv_prefix=tls.VERBOSE_PREFIX)
-    m.events_path = events if ok else None
-    return m
+    return tls.start_mitmd(build, test_ca, extra, rules=rules,
+                           argv_prefix=tls.VERBOSE_PREFIX)
 
 
 def events(m, **want):
     """The events of the file sink with these members."""
-    if m.events_path is None or not os.path.exists(m.events_path):
-        return []
-    out = []
-    with open(m.events_path) as f:
-        for line in f:
-            e = json.loads(line)
-            if all(e.get(k) == v for k, v in want.items()):
-                out.append(e)
-    return out
+    return [e for e in read_events(m)
+            if all(e.get(k) == v for k, v in want.items())]
 
 
 def wait_event(m, timeout=10, **want):
-    if m.events_path is None:
-        return None
     return util.wait_until(lambda: (events(m, **want) or [None])[0],
                            timeout, f"event {want}")
 
@@ -94,11 +70,7 @@ def wait_event(m, timeout=10, **want):
 def mitm(build, test_ca):
     m = start(build, test_ca)
     yield m
-    try:
-        tls.assert_no_violation(m)
-        m.close()
-    finally:
-        m.cleanup()
+    tls.stop_mitmd(m)
 
 
 def curl_via(m, url, *args):

@@ -7,17 +7,13 @@ plain HTTP on the listener gets a 400 that says why.
 """
 
 import hashlib
-import json
-import os
 import re
-import shutil
 import socket
 import ssl
 
 import pytest
 
-from pylib import client, origins, tls, util
-from pylib.mitmd import Mitmd, tempdir
+from pylib import client, events, origins, tls, util
 
 
 @pytest.fixture(scope="module")
@@ -31,32 +27,18 @@ def origin(test_ca):
 def start_reverse(build, test_ca, upstream, workers=1):
     """A Mitmd with one reverse listener to upstream ("host:port"); its
     port is m.reverse_port and its config line m.reverse_line."""
-    base = tempdir()
-    events = os.path.join(base, "events.jsonl")
     port = util.free_ports(1)[0]
     listen = (f"listen on 127.0.0.1 port {port} reverse to "
               f"https://{upstream}")
-    lines = [f'upstream ca-file "{test_ca.certfile}"',
-             f'events file "{events}"', listen]
-    ok, err = tls.config_accepted(build, lines)
-    if not ok:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.fail(f"reverse listener refused: {err}")
-    m = Mitmd(extra=lines, workers=workers, base=base,
-              rules=['block host "localhost"'])
+    m = tls.start_mitmd(build, test_ca, [listen], workers=workers,
+                        rules=['block host "localhost"'])
     m.reverse_port = port
-    m.events_path = events
     with open(m.conf) as f:
         m.reverse_line = f.read().splitlines().index(listen) + 1
     return m
 
 
-def stop(m):
-    try:
-        tls.assert_no_violation(m)
-        m.close()
-    finally:
-        m.cleanup()
+stop = tls.stop_mitmd
 
 
 @pytest.fixture(scope="module")
@@ -159,13 +141,7 @@ def test_events_name_reverse(mitm, origin):
     assert p.returncode == 0, p.stderr
 
     def flows():
-        out = {}
-        if os.path.exists(mitm.events_path):
-            with open(mitm.events_path) as f:
-                for line in f:
-                    e = json.loads(line)
-                    out.setdefault(e["flow_id"], []).append(e)
-        return [evs for evs in out.values()
+        return [evs for evs in events.flows(mitm).values()
                 if evs[0].get("mode") == "reverse"
                 and evs[-1]["type"] == "stream_closed"
                 and any(e["type"] == "response_headers" for e in evs)]

@@ -111,10 +111,7 @@ def grpc_server(test_ca):
 
 @pytest.fixture(scope="module")
 def echo_origin(test_ca):
-    certs = test_ca.issue("h2echo", dns=["localhost"], ips=["127.0.0.1"])
-    o = h2origin.H2Origin(*certs)
-    yield o
-    o.close()
+    yield from h2origin.running(test_ca, "h2echo")
 
 
 @pytest.fixture(scope="module")

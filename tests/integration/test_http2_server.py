@@ -24,10 +24,7 @@ STALL = 10   # seconds without progress that make an upload stalled
 
 @pytest.fixture(scope="module")
 def origin(test_ca):
-    certs = test_ca.issue("h2origin", dns=["localhost"], ips=["127.0.0.1"])
-    o = h2origin.H2Origin(*certs)
-    yield o
-    o.close()
+    yield from h2origin.running(test_ca, "h2origin")
 
 
 @pytest.fixture(scope="module")
@@ -66,46 +63,44 @@ def get_ok(c, path="/data/1000"):
     assert bytes(c.bodies[sid]) == origins.body(1000)
 
 
-@pytest.mark.parametrize("code", [h2.errors.ErrorCodes.ENHANCE_YOUR_CALM,
-                                  h2.errors.ErrorCodes.CANCEL])
-def test_server_reset_after_headers(mitm, origin, code):
-    path = f"/reset-headers/{int(code)}"
-    c = H2Client(mitm, origin.port, host="127.0.0.1")
+def server_reset(m, origin, path, code, before_head):
+    """A request for path that the origin resets with code, before the
+    response head or after it: the client gets the reset and not the
+    head (before_head) or not the end of the stream, and the connection
+    still serves a stream; the events end the response body reset by
+    the server with that code. Returns (the response_headers events of
+    the stream, its last response_body_chunk)."""
+    c = H2Client(m, origin.port, host="127.0.0.1")
     try:
         sid = c.request(path)
         c.pump(lambda: sid in c.resets)
         assert c.resets[sid] == code
-        assert sid not in c.ended
+        assert sid not in (c.heads if before_head else c.ended)
         get_ok(c)
     finally:
         c.close()
-    evs = flow_events(mitm, path)
+    evs = flow_events(m, path)
     st = stream_of(evs, path)
     resp = [e for e in evs if e["type"] == "response_headers" and
             e["stream"] == st]
-    assert resp and resp[0]["status"] == 200
     last = last_chunk(evs, st, "response_body_chunk")
     assert last["reset"] == code.name and last["reset_by"] == "server"
+    return resp, last
+
+
+@pytest.mark.parametrize("code", [h2.errors.ErrorCodes.ENHANCE_YOUR_CALM,
+                                  h2.errors.ErrorCodes.CANCEL])
+def test_server_reset_after_headers(mitm, origin, code):
+    resp, _ = server_reset(mitm, origin, f"/reset-headers/{int(code)}",
+                           code, before_head=False)
+    assert resp and resp[0]["status"] == 200
 
 
 def test_server_reset_before_headers(mitm, origin):
     code = h2.errors.ErrorCodes.HTTP_1_1_REQUIRED
-    path = f"/reset-now/{int(code)}"
-    c = H2Client(mitm, origin.port, host="127.0.0.1")
-    try:
-        sid = c.request(path)
-        c.pump(lambda: sid in c.resets)
-        assert c.resets[sid] == code
-        assert sid not in c.heads
-        get_ok(c)
-    finally:
-        c.close()
-    evs = flow_events(mitm, path)
-    st = stream_of(evs, path)
-    assert not [e for e in evs if e["type"] == "response_headers" and
-                e["stream"] == st]
-    last = last_chunk(evs, st, "response_body_chunk")
-    assert last["reset"] == code.name and last["reset_by"] == "server"
+    resp, last = server_reset(mitm, origin, f"/reset-now/{int(code)}",
+                              code, before_head=True)
+    assert not resp
     assert last["body_size"] == 0
 
 
@@ -268,10 +263,7 @@ def test_early_response_then_reset_no_error(mitm, origin):
 @pytest.fixture(scope="module")
 def tight_origin(test_ca):
     """An origin whose streams take 64 KiB before their window closes."""
-    certs = test_ca.issue("h2tight", dns=["localhost"], ips=["127.0.0.1"])
-    o = h2origin.H2Origin(*certs, window=65535)
-    yield o
-    o.close()
+    yield from h2origin.running(test_ca, "h2tight", window=65535)
 
 
 def test_reset_streams_give_the_window_back(mitm, tight_origin):

@@ -355,3 +355,13 @@ class H2Origin:
                 c.sock.close()
             except OSError:
                 pass
+
+
+def running(test_ca, label, **kw):
+    """An H2Origin with a certificate of test_ca (named label) for
+    localhost and 127.0.0.1, for a fixture:
+    `yield from h2origin.running(test_ca, "label")`; kw: H2Origin's."""
+    certs = test_ca.issue(label, dns=["localhost"], ips=["127.0.0.1"])
+    o = H2Origin(*certs, **kw)
+    yield o
+    o.close()

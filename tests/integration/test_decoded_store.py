@@ -197,16 +197,7 @@ def check_cases(got):
 
 @pytest.fixture
 def fake(build, tmp_path):
-    started = []
-
-    def make(store=None, **kw):
-        m = E.FakeMaster(store or str(tmp_path / "store"), **kw).start()
-        started.append(m)
-        return m
-    yield make
-    for m in started:
-        if m.pid is not None and m.alive():
-            m.stop()
+    yield from E.fake_masters(str(tmp_path / "store"))
 
 
 def test_decoded_rows(fake):
@@ -262,19 +253,13 @@ def test_decoded_under_the_sandbox(build, tmp_path):
         pytest.skip("the sandbox needs root")
     zst = subprocess.run(["zstd", "-q", "-c"], input=b'{"z":"std"}' * 50,
                          capture_output=True, check=True).stdout
-    m = E.FakeMaster(str(tmp_path / "store"), user="_mitmd").start()
-    try:
+    with E.FakeMaster(str(tmp_path / "store"), user="_mitmd").start() as m:
         cases = list(CASES.values()) + [flow(300, resp=whole(
             [["Content-Type", "text/plain"], ["Content-Encoding", "zstd"]],
             zst))]
         send_all(m, cases)
         time.sleep(0.5)
-        assert m.alive(), m.log_text()
-        st = m.stop()
-        assert os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, st
-    finally:
-        if m.alive():
-            m.kill()
+        m.stop_clean()
     got = decoded(m.db)
     check_cases(got)
     assert got[(300, "response")]["body"] == '{"z":"std"}' * 50

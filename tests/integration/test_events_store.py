@@ -32,16 +32,7 @@ SUB_HWM = 4 * 1024 * 1024      # webui drops a subscriber past this
 
 @pytest.fixture
 def fake(build, tmp_path):
-    started = []
-
-    def make(**kw):
-        m = E.FakeMaster(str(tmp_path / "store"), **kw).start()
-        started.append(m)
-        return m
-    yield make
-    for m in started:
-        if m.pid is not None and m.alive():
-            m.stop()
+    yield from E.fake_masters(str(tmp_path / "store"))
 
 
 def test_fake_sinks_get_the_same_lines(fake, tmp_path):
@@ -233,8 +224,7 @@ def test_fake_sandboxed_store(build, tmp_path):
     if os.geteuid() != 0:
         pytest.skip("the sandbox needs root")
     store = str(tmp_path / "store")
-    m = E.FakeMaster(store, keep_flows=200, user="_mitmd").start()
-    try:
+    with E.FakeMaster(store, keep_flows=200, user="_mitmd").start() as m:
         w = m.worker(0)
         for i in range(1500):
             for ev in E.make_flow(8000 + i, n_requests=2):
@@ -253,12 +243,7 @@ def test_fake_sandboxed_store(build, tmp_path):
         for ev in E.make_flow(9998):
             m.event(w, ev)
         time.sleep(0.3)
-        assert m.alive(), m.log_text()
-        st = m.stop()
-        assert os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, st
-    finally:
-        if m.alive():
-            m.kill()
+        m.stop_clean()
     flows, _ = E.read_store(os.path.join(store, "flows.db"))
     assert 9998 in flows and len(flows) <= 201
     assert os.stat(os.path.join(store, "flows.db")).st_uid == \

@@ -329,6 +329,37 @@ class FakeMaster:
         except OSError:
             pass
 
+    def stop_clean(self):
+        """Alive until now, then stopped with exit status 0 (a syscall
+        its seccomp filter lacked would have killed it)."""
+        assert self.alive(), self.log_text()
+        st = self.stop()
+        assert os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, st
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        """Killed if still running (a test that failed before stop)."""
+        if self.pid is not None and self.alive():
+            self.kill()
+
+
+def fake_masters(store_dir):
+    """For a fixture: a function that starts a FakeMaster (its store in
+    store_dir unless told otherwise); those still running at the end are
+    stopped. `yield from events.fake_masters(str(tmp_path / "store"))`."""
+    started = []
+
+    def make(store=None, **kw):
+        m = FakeMaster(store or store_dir, **kw).start()
+        started.append(m)
+        return m
+    yield make
+    for m in started:
+        if m.pid is not None and m.alive():
+            m.stop()
+
 
 # --- events made up for the store and sink tests ----------------------------
 

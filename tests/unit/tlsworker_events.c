@@ -18,6 +18,7 @@
 
 #include "common/ipc.h"
 #include "common/log.h"
+#include "tests/unit/evsink.h"
 #include "tests/unit/unit.h"
 #include "tlsworker/events.h"
 #include "tlsworker/http1.h"
@@ -28,9 +29,6 @@
 #define T_BUF	(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
 #define T_HEAD_MAX	(1024 * 1024)
 
-static struct event_base *base;
-static struct ipc_chan	*chan;
-static int		 peer = -1;
 static char		 text[IPC_MAX_PAYLOAD + 1];
 static size_t		 textlen;
 static struct wev	 ev;
@@ -38,22 +36,6 @@ static struct wev	 ev;
  * a second opinion (python3 -c 'import json,sys; [json.loads(l) for l in
  * open(sys.argv[1])]' file). */
 static FILE		*dump;
-
-static void
-quiet(int prio, uint32_t flags, const char *msg)
-{
-	(void)prio;
-	(void)flags;
-	(void)msg;
-}
-
-static void
-nodispatch(struct ipc_chan *c, struct ipc_msg *m, void *arg)
-{
-	(void)c;
-	(void)m;
-	(void)arg;
-}
 
 /*
  * The next event off the channel, checked by webui's parser; 0 or -1
@@ -72,7 +54,7 @@ next_event(void)
 
 	if (moff >= mlen) {
 		ev_flush();
-		n = recv(peer, buf, sizeof(buf), MSG_DONTWAIT);
+		n = recv(t_peer, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < (ssize_t)sizeof(h))
 			return (-1);
 		memcpy(&h, buf, sizeof(h));
@@ -106,7 +88,7 @@ nothing_queued(void)
 	char	 b[1];
 
 	ev_flush();
-	return (recv(peer, b, sizeof(b), MSG_DONTWAIT) == -1 &&
+	return (recv(t_peer, b, sizeof(b), MSG_DONTWAIT) == -1 &&
 	    next_event() == -1);
 }
 
@@ -428,8 +410,8 @@ test_batch(void)
 	ev_connect_decision(&f, "tunnel", 0, 0);
 	ev_stream_closed(&f, "closed", 1, 1);
 	/* the deferred flush runs at the end of the loop's pass */
-	event_base_loop(base, EVLOOP_NONBLOCK);
-	n = recv(peer, buf, sizeof(buf), MSG_DONTWAIT);
+	event_base_loop(t_base, EVLOOP_NONBLOCK);
+	n = recv(t_peer, buf, sizeof(buf), MSG_DONTWAIT);
 	for (i = (int)sizeof(struct ipc_hdr), lines = 1; i < n; i++)
 		lines += buf[i] == '\n';
 	CHECK(n > 0 && lines == 3, "three events, one message (%d)", lines);
@@ -461,7 +443,7 @@ test_no_sink(void)
 	ev_connect_received(&f, "CONNECT", "explicit");
 	ev_body_chunk(&f, 0, "abc", 3, 1);
 	CHECK(nothing_queued(), "no sink: nothing sent");
-	ev_set_sink(chan);
+	ev_set_sink(t_chan);
 	ev_stream_closed(&f, "closed", 0, 0);
 	CHECK(next_event() == 0 && ev.we_seq == 2,
 	    "events without a sink still take their seq (a visible gap)");
@@ -481,26 +463,10 @@ test_no_sink(void)
 int
 main(void)
 {
-	int sp[2];
-
 	if (getenv("MITMD_EVENTS_DUMP") != NULL)
 		dump = fopen(getenv("MITMD_EVENTS_DUMP"), "w");
-	log_init("unit", 0);
-	log_set_sink(quiet);
-	ipc_set_role(ROLE_TLSWORKER);
-	if ((base = event_base_new()) == NULL ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) == -1)
+	if (t_evsink_open() == -1)
 		return (2);
-	/* room for a few big events without reading in between */
-	{
-		int sz = 4 * 1024 * 1024;
-
-		setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-		setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	}
-	chan = ipc_chan_new(base, sp[0], ROLE_WEBUI, nodispatch, NULL, NULL);
-	peer = sp[1];
-	ev_set_sink(chan);
 
 	test_common();
 	test_escaping();
@@ -513,9 +479,7 @@ main(void)
 	test_no_sink();
 	CHECK(nothing_queued(), "nothing left over");
 
-	ipc_chan_free(chan);
-	close(peer);
-	event_base_free(base);
+	t_evsink_close();
 	if (dump != NULL)
 		fclose(dump);
 	return (unit_done());

@@ -18,6 +18,7 @@
 
 #include "common/ipc.h"
 #include "common/log.h"
+#include "tests/unit/evsink.h"
 #include "tests/unit/unit.h"
 #include "tlsworker/events.h"
 #include "tlsworker/wsobs.h"
@@ -29,28 +30,9 @@
 #define T_IDLE_MSEC	50
 #define T_LOOPS		200	/* event loop passes while waiting */
 
-static struct event_base *base;
-static struct ipc_chan	*chan;
-static int		 peer = -1;
 /* the events of the last collect() */
 static char		*evs[T_MAX_EVENTS];
 static size_t		 nevs;
-
-static void
-quiet(int prio, uint32_t flags, const char *msg)
-{
-	(void)prio;
-	(void)flags;
-	(void)msg;
-}
-
-static void
-nodispatch(struct ipc_chan *c, struct ipc_msg *m, void *arg)
-{
-	(void)c;
-	(void)m;
-	(void)arg;
-}
 
 /* Every event sent since the last call, one string each. */
 static void
@@ -63,7 +45,7 @@ collect(void)
 	while (nevs > 0)
 		free(evs[--nevs]);
 	ev_flush();
-	while ((n = recv(peer, buf, sizeof(buf), MSG_DONTWAIT)) >
+	while ((n = recv(t_peer, buf, sizeof(buf), MSG_DONTWAIT)) >
 	    (ssize_t)sizeof(struct ipc_hdr)) {
 		p = (char *)buf + sizeof(struct ipc_hdr);
 		end = (char *)buf + n;
@@ -217,7 +199,7 @@ run_loop_until_events(void)
 	int	 i;
 
 	for (i = 0; i < T_LOOPS; i++) {
-		event_base_loop(base, EVLOOP_ONCE);
+		event_base_loop(t_base, EVLOOP_ONCE);
 		collect();
 		if (nevs > 0)
 			return;
@@ -232,7 +214,7 @@ test_turns(void)
 	size_t		 n;
 
 	ev_flow_init(&f, 2, NULL);
-	o = wsobs_new(base, &f, 1, "", T_CAPTURE);
+	o = wsobs_new(t_base, &f, 1, "", T_CAPTURE);
 	wsobs_set_idle(o, T_IDLE_MSEC);
 	n = frame(wire, 0, 0, 0x2, 1, (const uint8_t *)"ab", 2);
 	n += frame(wire + n, 1, 0, 0x9, 1, (const uint8_t *)"p", 1);
@@ -290,7 +272,7 @@ test_off(void)
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ev_flow_init(&f, 3, NULL);
-		o = wsobs_new(base, &f, 1, bad[i], T_CAPTURE);
+		o = wsobs_new(t_base, &f, 1, bad[i], T_CAPTURE);
 		n = frame(wire, 1, 0, 0x1, 1, (const uint8_t *)"hi", 2);
 		wsobs_feed(o, 0, wire, n);
 		wsobs_end(o, "eof");
@@ -304,19 +286,8 @@ test_off(void)
 int
 main(void)
 {
-	int	 sp[2], sz = 4 * 1024 * 1024;
-
-	log_init("unit", 0);
-	log_set_sink(quiet);
-	ipc_set_role(ROLE_TLSWORKER);
-	if ((base = event_base_new()) == NULL ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) == -1)
+	if (t_evsink_open() == -1)
 		return 2;
-	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	chan = ipc_chan_new(base, sp[0], ROLE_WEBUI, nodispatch, NULL, NULL);
-	peer = sp[1];
-	ev_set_sink(chan);
 	ev_set_capture(T_CAPTURE / 1024);
 
 	test_deflate(1, 15, 0);
@@ -327,8 +298,6 @@ main(void)
 	test_off();
 
 	collect();
-	ipc_chan_free(chan);
-	close(peer);
-	event_base_free(base);
+	t_evsink_close();
 	return unit_done();
 }

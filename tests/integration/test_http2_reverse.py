@@ -7,11 +7,12 @@ check behaviour, not speed: `make bench` measures h2load's rate.
 import hashlib
 import re
 import shutil
+import socket
 import subprocess
 
 import pytest
 
-from pylib import origins
+from pylib import origins, tls
 from test_reverse import start_reverse, stop
 from pylib.mitmd import tempdir
 
@@ -79,3 +80,33 @@ def test_h2load_bounded(mitm, nginx_h2):
     assert "Application protocol: h2" in out, out
     assert f"{H2LOAD_REQUESTS} succeeded, 0 failed, 0 errored" in out, out
     assert f"status codes: {H2LOAD_REQUESTS} 2xx" in out, out
+
+
+def test_garbage_after_preface_goaway(mitm, nginx_h2):
+    """Bytes that are not HTTP/2 frames after the preface: the client gets
+    a GOAWAY saying PROTOCOL_ERROR and the connection closes; the worker
+    goes on serving."""
+    ctx = tls.mitmd_context(mitm, alpn=("h2",))
+    raw = socket.create_connection(("127.0.0.1", mitm.reverse_port), 30)
+    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+        assert s.selected_alpn_protocol() == "h2"
+        # the preface, then a SETTINGS frame on stream 1 (must be 0)
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" +
+                  b"\x00\x00\x00\x04\x00\x00\x00\x00\x01")
+        got = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+    frames = []
+    while len(got) >= 9:
+        n = int.from_bytes(got[:3], "big")
+        frames.append((got[3], got[9:9 + n]))
+        got = got[9 + n:]
+    goaway = [p for t, p in frames if t == 7]
+    assert goaway, frames
+    assert int.from_bytes(goaway[0][4:8], "big") == 1   # PROTOCOL_ERROR
+    rc, out, err = run(["nghttp", f"https://127.0.0.1:{mitm.reverse_port}"
+                        "/f13"])
+    assert rc == 0, err

@@ -399,6 +399,24 @@ chain_next(struct chain *c, struct dbuf *d, struct decode_stage *s, int rv)
 	}
 }
 
+/* The end of stage s, which ran into d with rv: 0 when d becomes the
+ * bytes so far; when it failed, d is dropped and 1 (s failed with err)
+ * or -1 (out of memory). */
+static int
+stage_end(struct chain *c, struct decode_stage *s, struct dbuf *d, int rv,
+    const char *err)
+{
+	if (rv == DEC_NOMEM || rv == DEC_FAIL) {
+		dbuf_free(d);
+		if (rv == DEC_NOMEM)
+			return -1;
+		stage_fail(s, err);
+		return 1;
+	}
+	chain_next(c, d, s, rv);
+	return 0;
+}
+
 /* The bytes so far, kept raw, as the result. */
 static int
 chain_raw(struct chain *c)
@@ -474,14 +492,8 @@ chain_codings(struct chain *c, const char *list)
 		err[0] = '\0';
 		rv = decode_enc_run(tok[n], c->c_cur, c->c_len, c->c_partial,
 		    &d, err, sizeof(err));
-		if (rv == DEC_NOMEM || rv == DEC_FAIL) {
-			dbuf_free(&d);
-			if (rv == DEC_NOMEM)
-				return -1;
-			stage_fail(s, err);
-			return 1;
-		}
-		chain_next(c, &d, s, rv);
+		if ((rv = stage_end(c, s, &d, rv, err)) != 0)
+			return rv;
 	}
 	return 0;
 }
@@ -511,14 +523,8 @@ chain_framing(struct chain *c, const struct ctype *ct,
 	    decode_sse(&f, c->c_cur, c->c_len, &c->c_lim, &d, err, sizeof(err)) :
 	    decode_grpc(&f, c->c_cur, c->c_len, &c->c_lim, &d, err, sizeof(err));
 	s->ds_parts = f.df_parts;
-	if (rv == DEC_NOMEM || rv == DEC_FAIL) {
-		dbuf_free(&d);
-		if (rv == DEC_NOMEM)
-			return -1;
-		stage_fail(s, err);
-		return 1;
-	}
-	chain_next(c, &d, s, rv);
+	if ((rv = stage_end(c, s, &d, rv, err)) != 0)
+		return rv;
 	c->c_res->dr_framing = ct->ct_framing == F_SSE ? "sse" : "grpc";
 	c->c_res->dr_sanitized = f.df_sanitized;
 	if (f.df_payload == DECODE_P_JSON || f.df_payload == DECODE_P_MSGPACK) {
@@ -544,20 +550,32 @@ chain_payload(struct chain *c, int payload)
 	err[0] = '\0';
 	rv = payload_run(payload, c->c_cur, c->c_len, &c->c_lim, &d,
 	    &sanitized, err, sizeof(err));
-	if (rv == DEC_NOMEM || rv == PAYLOAD_RAW || rv == DEC_FAIL) {
+	if (rv == PAYLOAD_RAW) {
 		dbuf_free(&d);
-		if (rv == DEC_NOMEM)
-			return -1;
-		if (rv == DEC_FAIL) {
-			s = stage_add(c, "payload", payload_names[payload],
-			    c->c_len);
-			stage_fail(s, err);
-		}
 		return 1;
 	}
+	/* on -1 decode_body drops the whole result, this stage with it */
 	s = stage_add(c, "payload", payload_names[payload], c->c_len);
-	chain_next(c, &d, s, rv);
+	if ((rv = stage_end(c, s, &d, rv, err)) != 0)
+		return rv;
 	c->c_res->dr_sanitized = sanitized;
+	return 0;
+}
+
+/* The result after the stage that makes JSON (rv of chain_framing or
+ * chain_payload): that JSON, the bytes so far kept raw when the stage
+ * failed, or -1 (out of memory). */
+static int
+chain_json(struct chain *c, int rv)
+{
+	if (rv == -1)
+		return -1;
+	if (rv == 1)
+		return chain_raw(c);
+	c->c_res->dr_kind = DECODE_KIND_JSON;
+	c->c_res->dr_body = c->c_hold;
+	c->c_res->dr_len = c->c_len;
+	c->c_hold = NULL;
 	return 0;
 }
 
@@ -573,29 +591,12 @@ chain_run(struct chain *c, const struct decode_input *in)
 	ct_classify(in->di_content_type, &ct);
 	if (in->di_message)
 		ct.ct_framing = F_NONE;
-	if (ct.ct_framing != F_NONE) {
-		if ((rv = chain_framing(c, &ct, in)) == -1)
-			return -1;
-		if (rv == 1)
-			return chain_raw(c);
-		c->c_res->dr_kind = DECODE_KIND_JSON;
-		c->c_res->dr_body = c->c_hold;
-		c->c_res->dr_len = c->c_len;
-		c->c_hold = NULL;
-		return 0;
-	}
+	if (ct.ct_framing != F_NONE)
+		return chain_json(c, chain_framing(c, &ct, in));
 	payload = ct.ct_payload;
 	if (ct.ct_js && decode_json_prefix(c->c_cur, c->c_len) > 0)
 		payload = DECODE_P_JSON;
-	if ((rv = chain_payload(c, payload)) == -1)
-		return -1;
-	if (rv == 1)
-		return chain_raw(c);
-	c->c_res->dr_kind = DECODE_KIND_JSON;
-	c->c_res->dr_body = c->c_hold;
-	c->c_res->dr_len = c->c_len;
-	c->c_hold = NULL;
-	return 0;
+	return chain_json(c, chain_payload(c, payload));
 }
 
 int

@@ -394,7 +394,10 @@ conn_flushed(struct bufferevent *bev, void *arg)
 {
 	struct conn	*cn = arg;
 
-	if (cn->cn_state != CONN_CLOSING)
+	/* A write callback of the previous owner's, deferred, can come
+	 * after the callbacks were changed: not flushed until it is. */
+	if (cn->cn_state != CONN_CLOSING ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
 		return;
 	cn->cn_state = CONN_LINGER;
 	/* TLS: close_notify first, so the client knows the response is

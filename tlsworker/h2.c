@@ -63,7 +63,6 @@ static void	h2_up_read(struct bufferevent *, void *);
 static void	h2_up_write(struct bufferevent *, void *);
 static void	h2_up_event(struct bufferevent *, short, void *);
 static void	h2_close(struct h2c *);
-static void	h2_close_cb(evutil_socket_t, short, void *);
 
 int
 h2_choose(int offered_h2, int offered_http11, int up_h2)
@@ -977,36 +976,15 @@ h2_flush(struct h2c *h)
 }
 
 /* Nothing more to do: what the client bev holds goes out, then the
- * connection closes; the upstream is done with at once. The close is
- * started from the loop, outside the bufferevent callback we are in:
- * bufferevent_openssl, its callbacks changed from inside one, can call
- * the new write callback before it has written what it holds (a GOAWAY
- * went missing that way). */
+ * connection closes; the upstream is done with at once. */
 static void
 h2_close(struct h2c *h)
 {
-	static const struct timeval now = { 0, 0 };
-
 	if (h->h_done)
 		return;
 	h->h_done = 1;
 	if (h->h_ubev != NULL)
 		bufferevent_disable(h->h_ubev, EV_READ | EV_WRITE);
-	if (h->h_close_ev == NULL && (h->h_close_ev = evtimer_new(
-	    tw_env.tw_base, h2_close_cb, h)) == NULL) {
-		conn_close_after_flush(h->h_conn);
-		return;
-	}
-	evtimer_add(h->h_close_ev, &now);
-}
-
-static void
-h2_close_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct h2c *h = arg;
-
-	(void)fd;
-	(void)what;
 	conn_close_after_flush(h->h_conn);
 }
 
@@ -1295,8 +1273,6 @@ h2_free(struct h2c *h)
 	if (h->h_us != NULL)
 		nghttp2_session_del(h->h_us);
 	h2h1_free(h);
-	if (h->h_close_ev != NULL)
-		event_free(h->h_close_ev);
 	if (h->h_ubev != NULL)
 		bufferevent_free(h->h_ubev);
 	free(h);

@@ -18,7 +18,6 @@
 #define H2_CONN_WINDOW	 (4 * 1024 * 1024)
 
 struct evbuffer;
-struct event;
 struct bufferevent;
 struct wsobs;
 struct sseobs;
@@ -80,7 +79,6 @@ struct h2c {
 	struct bufferevent	*h_ubev;
 	int			 h_closing;	/* GOAWAY either way */
 	int			 h_done;	/* closing after a flush */
-	struct event		*h_close_ev;	/* starts that, from the loop */
 	int			 h_up_dead;	/* the upstream is gone */
 	TAILQ_HEAD(h2s_all, h2s) h_streams;
 	uint32_t		 h_nstreams;

@@ -34,8 +34,10 @@ enum h2h1_state {
 };
 
 #define H2H1_CHUNK_HDR	24	/* "%zx\r\n" */
+#define H2H1_TRAILER_BUF (HTTP1_TRAILER_MAX + HTTP1_TRAILER_FIELDS + 2)
 
 static void	h2h1_send_head(struct h2c *);
+static int	h2h1_conn_field(const char *);
 static void	h2h1_next(struct h2c *);
 
 int
@@ -52,6 +54,69 @@ h2h1_free(struct h2c *h)
 {
 	if (h->h_us == NULL)
 		http1_head_free(&h->h_h1resp);
+	free(h->h_h1_tbuf);
+}
+
+/* The walker's trailer bytes; it bounds the section (HTTP1_TRAILER_MAX
+ * bytes, HTTP1_TRAILER_FIELDS lines), so the buffer has a fixed size. */
+static void
+h2h1_trailer_byte(void *arg, const char *p, size_t n)
+{
+	struct h2c *h = arg;
+
+	if (h->h_h1_tbuf == NULL &&
+	    (h->h_h1_tbuf = malloc(H2H1_TRAILER_BUF)) == NULL)
+		return;
+	if (h->h_h1_tlen + n <= H2H1_TRAILER_BUF) {
+		memcpy(h->h_h1_tbuf + h->h_h1_tlen, p, n);
+		h->h_h1_tlen += n;
+	}
+}
+
+/* "name: value" CRLF lines as HTTP/2 trailers: names in lower case,
+ * connection-specific ones left out, values without their blanks. */
+static void
+h2h1_trailers(struct h2c *h, struct h2hdrs *hb)
+{
+	const char	*p = h->h_h1_tbuf, *end = p + h->h_h1_tlen, *eol, *c;
+	const char	*v, *ve;
+	char		 name[256];
+	size_t		 i, nlen;
+
+	while (p != NULL && p < end) {
+		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		ve = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+		if ((c = memchr(p, ':', (size_t)(ve - p))) != NULL &&
+		    (nlen = (size_t)(c - p)) > 0 && nlen < sizeof(name)) {
+			for (i = 0; i < nlen; i++)
+				name[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ?
+				    p[i] | 0x20 : p[i]);
+			name[nlen] = '\0';
+			for (v = c + 1; v < ve && (*v == ' ' || *v == '\t');
+			    v++)
+				;
+			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			if (!h2h1_conn_field(name))
+				(void)h2_hdrs_add(hb, (const uint8_t *)name,
+				    nlen, (const uint8_t *)v, (size_t)(ve - v),
+				    SIZE_MAX);
+		}
+		p = eol + 1;
+	}
+	h->h_h1_tlen = 0;
+}
+
+/* RFC 9113 8.2.2: connection-specific fields do not pass (lower case). */
+static int
+h2h1_conn_field(const char *name)
+{
+	return strcmp(name, "transfer-encoding") == 0 ||
+	    strcmp(name, "connection") == 0 ||
+	    strcmp(name, "keep-alive") == 0 ||
+	    strcmp(name, "proxy-connection") == 0 ||
+	    strcmp(name, "upgrade") == 0 || strcmp(name, "te") == 0;
 }
 
 static struct h2s *
@@ -272,12 +337,7 @@ h2h1_resp_fields(struct h2c *h, struct h2hdrs *hb)
 			    (http1_str(r, fl->hf_name)[j] >= 'A' &&
 			    http1_str(r, fl->hf_name)[j] <= 'Z' ? 0x20 : 0));
 		name[nlen] = '\0';
-		/* RFC 9113 8.2.2: connection-specific fields do not pass */
-		if (strcmp(name, "transfer-encoding") == 0 ||
-		    strcmp(name, "connection") == 0 ||
-		    strcmp(name, "keep-alive") == 0 ||
-		    strcmp(name, "proxy-connection") == 0 ||
-		    strcmp(name, "upgrade") == 0 || strcmp(name, "te") == 0)
+		if (h2h1_conn_field(name))
 			continue;
 		if (h2_hdrs_add(hb, (const uint8_t *)name, nlen,
 		    (const uint8_t *)http1_str(r, fl->hf_value),
@@ -297,8 +357,10 @@ h2h1_done(struct h2c *h, struct h2s *s)
 	h2h1_unqueue(h, s);
 	h->h_h1_state = H1_IDLE;
 	if (!s->s_resp_eof) {
+		if (h->h_h1_tlen > 0 && s->s_cl_open)
+			h2h1_trailers(h, &s->s_resp_trailers);
 		s->s_resp_eof = 1;
-		h2_ev_end(s, 1, NULL, NULL, NULL);
+		h2_ev_end(s, 1, &s->s_resp_trailers, NULL, NULL);
 		h2_resp_more(s);
 	}
 	h2s_maybe_free(s);
@@ -427,6 +489,9 @@ h2h1_head_done(struct h2c *h, struct h2s *s)
 	h->h_h1_state = H1_BODY;
 	h->h_h1_left = r->hh_clen;
 	http1_chunked_init(&h->h_h1_ck);
+	h->h_h1_ck.ck_tfn = h2h1_trailer_byte;
+	h->h_h1_ck.ck_targ = h;
+	h->h_h1_tlen = 0;
 	return 0;
 }
 

@@ -90,6 +90,9 @@ struct h2c {
 	struct http1_chunked	 h_h1_ck;
 	int			 h_h1_paused;	/* reading stopped */
 	int			 h_h1_last;	/* no exchange after this */
+	char			*h_h1_tbuf;	/* a chunked body's trailer
+						 * lines, for the client */
+	size_t			 h_h1_tlen;
 };
 
 struct h2grpc_arg {

@@ -132,6 +132,10 @@ struct http1_chunked {
 	size_t		 ck_trailer;	/* bytes of the trailer section */
 	size_t		 ck_tlines;
 	const char	*ck_error;
+	/* optional, set after http1_chunked_init: the bytes of the trailer
+	 * section, field lines with their CRLFs, as they are walked */
+	http1_data_fn	*ck_tfn;
+	void		*ck_targ;
 };
 
 void	 http1_head_init(struct http1_head *, int kind, size_t max_head,

@@ -462,12 +462,18 @@ http1_chunked_feed(struct http1_chunked *ck, const char *buf, size_t len,
 		case CK_DATA_LF:
 		case CK_TRAILER_LF:
 		case CK_END_LF:
+			if (ck->ck_tfn != NULL && ck->ck_state == CK_TRAILER_LF &&
+			    c == '\n')
+				ck->ck_tfn(ck->ck_targ, buf + off, 1);
 			r = ck_lf_byte(ck, c);
 			break;
 		case CK_TRAILER:
 		case CK_TNAME:
 		case CK_TVALUE:
 			r = ck_trailer_byte(ck, c);
+			if (ck->ck_tfn != NULL && r == HTTP1_MORE &&
+			    ck->ck_state != CK_END_LF)
+				ck->ck_tfn(ck->ck_targ, buf + off, 1);
 			break;
 		case CK_DONE:
 			*used = off;

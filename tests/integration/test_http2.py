@@ -249,8 +249,8 @@ def test_http2_no(build, test_ca, nginx_h2):
 def test_h2_only_client_translated(mitm, h1_origin):
     """A client that offers h2 alone is answered h2, and its requests
     reach the HTTP/1.1-only origin as HTTP/1.1: Content-Length and
-    chunked responses, an empty one, a request body. (The trailers of a
-    chunked HTTP/1.1 response are not carried over.)"""
+    chunked responses (the trailers of the chunked one become HTTP/2
+    trailers), an empty one, a request body."""
     n = 300 * 1000
     before = h1_origin.requests
     c = H2Client(mitm, h1_origin.port, host="127.0.0.1")
@@ -262,6 +262,11 @@ def test_h2_only_client_translated(mitm, h1_origin):
             m = int(path.rsplit("/", 1)[1])
             assert hashlib.sha256(c.bodies[sid]).hexdigest() == \
                 origins.body_sha256(m), path
+            if path.startswith("/chunked"):
+                tr = dict(c.trailers.get(sid, []))
+                assert tr.get(b"x-digest") == \
+                    origins.body_sha256(m).encode(), c.trailers
+                assert b"x-end" in tr, tr
         data = os.urandom(100 * 1000)
         sid = c.request("/echo", method="POST", body=data)
         c.pump(lambda: sid in c.ended)

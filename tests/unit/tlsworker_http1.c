@@ -615,6 +615,40 @@ test_chunked(void)
 	CHECK(chunk_bad("0\r\n: 1\r\n\r\n"), "trailer without name");
 }
 
+/* The trailer section's bytes through ck_tfn, whole and bytewise: the
+ * field lines with their CRLFs, not the final one, no data bytes. */
+static void
+test_chunked_trailers(void)
+{
+	static const char s[] = "3\r\nabc\r\n0\r\nX-A: 1\r\nY:  two \r\n"
+	    "\r\nNEXT";
+	static const char want[] = "X-A: 1\r\nY:  two \r\n";
+	struct http1_chunked ck;
+	struct collect	 data, tr;
+	size_t		 off, used, n, step;
+	int		 r, ok = 1;
+
+	for (step = 0; step <= 1; step++) {
+		http1_chunked_init(&ck);
+		memset(&data, 0, sizeof(data));
+		memset(&tr, 0, sizeof(tr));
+		ck.ck_tfn = collect;
+		ck.ck_targ = &tr;
+		r = HTTP1_MORE;
+		for (off = 0; off < sizeof(s) - 1 && r == HTTP1_MORE;
+		    off += used) {
+			n = step ? 1 : sizeof(s) - 1 - off;
+			r = http1_chunked_feed(&ck, s + off, n, &used,
+			    collect, &data);
+		}
+		if (r != HTTP1_DONE || data.len != 3 ||
+		    tr.len != sizeof(want) - 1 ||
+		    memcmp(tr.buf, want, tr.len) != 0)
+			ok = 0;
+	}
+	CHECK(ok, "trailer lines reported, whole and bytewise");
+}
+
 /* A request inside a tunnel: the status (0 valid), and the head as it is
  * forwarded in *out (malloc'd) when valid. */
 static int
@@ -697,6 +731,7 @@ main(void)
 	test_response();
 	test_build();
 	test_chunked();
+	test_chunked_trailers();
 	test_origin();
 	CHECK(strcmp(http1_reason(431), "Request Header Fields Too Large") == 0,
 	    "reason 431");

@@ -549,6 +549,43 @@ h2_stream_fail(struct h2s *s, int status, uint32_t code)
 	h2_hdrs_free(&hb);
 }
 
+/* No upstream (it failed, see intercept.c): each request gets the page
+ * that says why, with its status, as HTTP/1.1 clients do. */
+static void
+h2_stream_page(struct h2s *s)
+{
+	struct conn	*cn = s->s_h->h_conn;
+	struct h2hdrs	 hb;
+	const char	*page = cn->cn_fail_page;
+	size_t		 len = strlen(page);
+	char		 st[12], cl[24];
+	int		 ok;
+
+	s->s_req_discard = 1;	/* a body is not waited for */
+	memset(&hb, 0, sizeof(hb));
+	snprintf(st, sizeof(st), "%03d", cn->cn_fail_status);
+	snprintf(cl, sizeof(cl), "%zu", len);
+	ok = h2_hdrs_add(&hb, (const uint8_t *)":status", 7,
+	    (const uint8_t *)st, strlen(st), SIZE_MAX) == 0 &&
+	    h2_hdrs_add(&hb, (const uint8_t *)"content-type", 12,
+	    (const uint8_t *)"text/html; charset=utf-8", 24, SIZE_MAX) == 0 &&
+	    h2_hdrs_add(&hb, (const uint8_t *)"content-length", 14,
+	    (const uint8_t *)cl, strlen(cl), SIZE_MAX) == 0 &&
+	    evbuffer_add(s->s_resp, page, len) == 0;
+	if (!ok) {
+		h2_hdrs_free(&hb);
+		h2_stream_fail(s, 0, NGHTTP2_INTERNAL_ERROR);
+		return;
+	}
+	h2_ev_response(s, cn->cn_fail_status, &hb);
+	h2_ev_data(s, 1, (const uint8_t *)page, len);
+	s->s_resp_eof = 1;
+	h2_ev_end(s, 1, NULL, NULL, NULL);
+	if (h2_submit_response(s, &hb, 0) == -1)
+		h2_stream_fail(s, 0, NGHTTP2_INTERNAL_ERROR);
+	h2_hdrs_free(&hb);
+}
+
 /* The request head is complete: on to the upstream. */
 static void
 h2_request(struct h2s *s, int end)
@@ -561,6 +598,10 @@ h2_request(struct h2s *s, int end)
 	h2_ev_request(s);
 	if (end)
 		h2_ev_end(s, 0, NULL, NULL, NULL);
+	if (h->h_ubev == NULL && h->h_conn->cn_fail_page != NULL) {
+		h2_stream_page(s);
+		return;
+	}
 	if (h->h_us == NULL) {
 		h2h1_enqueue(h, s);
 		return;
@@ -1179,12 +1220,14 @@ h2_start(struct conn *cn, struct bufferevent *ubev, int up_h2)
 	nghttp2_settings_entry	 cs[4], us[3];
 
 	if (cb == NULL || opt == NULL || (h = calloc(1, sizeof(*h))) == NULL) {
-		bufferevent_free(ubev);
+		if (ubev != NULL)
+			bufferevent_free(ubev);
 		conn_close(cn);
 		return -1;
 	}
 	h->h_conn = cn;
 	h->h_ubev = ubev;
+	h->h_up_dead = ubev == NULL;
 	TAILQ_INIT(&h->h_streams);
 	TAILQ_INIT(&h->h_h1q);
 	cn->cn_h2 = h;
@@ -1230,11 +1273,15 @@ h2_start(struct conn *cn, struct bufferevent *ubev, int up_h2)
 	    h2_client_event, h);
 	bufferevent_setwatermark(cn->cn_bev, EV_WRITE, TW_LOW_WM, 0);
 	bufferevent_setwatermark(cn->cn_bev, EV_READ, 0, 0);
-	bufferevent_setcb(ubev, h2_up_read, h2_up_write, h2_up_event, h);
-	bufferevent_setwatermark(ubev, EV_WRITE, TW_LOW_WM, 0);
-	bufferevent_setwatermark(ubev, EV_READ, 0, 0);
+	if (ubev != NULL) {
+		bufferevent_setcb(ubev, h2_up_read, h2_up_write, h2_up_event,
+		    h);
+		bufferevent_setwatermark(ubev, EV_WRITE, TW_LOW_WM, 0);
+		bufferevent_setwatermark(ubev, EV_READ, 0, 0);
+	}
 	if (bufferevent_enable(cn->cn_bev, EV_READ | EV_WRITE) == -1 ||
-	    bufferevent_enable(ubev, EV_READ | EV_WRITE) == -1) {
+	    (ubev != NULL && bufferevent_enable(ubev, EV_READ | EV_WRITE) ==
+	    -1)) {
 		conn_close(cn);
 		return -1;
 	}

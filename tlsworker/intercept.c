@@ -741,7 +741,7 @@ icpt_client_start(struct icpt *ic, struct leaf *lf)
 	SSL_set_bio(ssl, rb, wb);
 	SSL_set_accept_state(ssl);
 	tls_want_h2(ssl, icpt_up_h2(ic) ? 1 : h2_choose(ic->ic_ch.ch_alpn_h2,
-	    ic->ic_ch.ch_alpn_http11, 0) && !ic->ic_upfail);
+	    ic->ic_ch.ch_alpn_http11, 0));
 	icpt_client_step(ic);
 }
 
@@ -876,7 +876,8 @@ icpt_client_done(struct icpt *ic)
 		bufferevent_openssl_set_allow_dirty_shutdown(ub, 1);
 	}
 	intercept_free(ic);
-	if (ub != NULL && tls_alpn_is_h2(cn->cn_ssl)) {
+	if (tls_alpn_is_h2(cn->cn_ssl)) {
+		/* without an upstream, its streams get the page */
 		cn->cn_fixed = 1;
 		(void)h2_start(cn, ub, up_h2);
 		return;

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from pylib import origins, tls
+from pylib import origins, tls, util
 from test_reverse import start_reverse, stop
 from pylib.mitmd import tempdir
 
@@ -110,3 +110,20 @@ def test_garbage_after_preface_goaway(mitm, nginx_h2):
     rc, out, err = run(["nghttp", f"https://127.0.0.1:{mitm.reverse_port}"
                         "/f13"])
     assert rc == 0, err
+
+
+def test_h2_client_upstream_down(build, test_ca):
+    """An HTTP/2 client of a reverse listener whose upstream cannot be
+    reached still speaks HTTP/2, and each of its requests gets the 502
+    page that says why."""
+    dead = util.free_ports(1)[0]
+    m = start_reverse(build, test_ca, f"localhost:{dead}")
+    try:
+        rc, out, err = run(["nghttp", "-v", f"https://127.0.0.1:"
+                            f"{m.reverse_port}/a", f"https://127.0.0.1:"
+                            f"{m.reverse_port}/b"])
+        assert "The negotiated protocol: h2" in out, out[-2000:]
+        assert out.count(":status: 502") == 2, out[-3000:]
+        assert "could not connect" in out, out[-3000:]
+    finally:
+        stop(m)

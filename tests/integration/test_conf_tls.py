@@ -67,7 +67,9 @@ def test_nv_prints_the_defaults(tmp_path):
             "tls-passthrough learn after 3 ttl 3600",
             "# no events file (the default)",
             "# no events socket (the default)",
-            "capture bodies max 0 KiB", "store keep 100000 flows",
+            "capture bodies max 0 KiB", "http2 yes",
+            "http2 max-concurrent-streams 100",
+            "http2 max-header-list-size 65536", "store keep 100000 flows",
             "store keep 7 days"]
     lines = p.stdout.splitlines()
     assert lines[-len(want):] == want, p.stdout

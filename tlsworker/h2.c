@@ -1137,14 +1137,14 @@ h2_up_gone(struct h2c *h)
 			s->s_up_open = 0;
 		else
 			continue;
-		{
-			if (!s->s_resp_eof) {
-				h2_ev_end(s, 1, NULL, "INTERNAL_ERROR",
-				    "server");
-				h2_stream_fail(s, 502, NGHTTP2_INTERNAL_ERROR);
-			}
-			h2s_maybe_free(s);
+		/* a response not begun is a 502; one cut short, a reset */
+		if (!s->s_resp_eof && !s->s_resp_submitted)
+			h2_stream_fail(s, 502, NGHTTP2_INTERNAL_ERROR);
+		else if (!s->s_resp_eof) {
+			h2_ev_end(s, 1, NULL, "INTERNAL_ERROR", "server");
+			h2_stream_fail(s, 0, NGHTTP2_INTERNAL_ERROR);
 		}
+		h2s_maybe_free(s);
 	}
 	if (!h->h_closing) {
 		h->h_closing = 1;
@@ -1160,7 +1160,6 @@ h2_up_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct h2c *h = arg;
 
-	(void)bev;
 	(void)what;
 	if (h->h_done)
 		return;
@@ -1168,6 +1167,10 @@ h2_up_event(struct bufferevent *bev, short what, void *arg)
 		h2h1_eof(h);
 		return;
 	}
+	/* what came before the end first: a response may be in it */
+	if (h->h_us != NULL &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		(void)h2_recv(h, h->h_us, bev);
 	h2_up_gone(h);
 }
 

@@ -104,6 +104,30 @@ def test_server_reset_before_headers(mitm, origin):
     assert last["body_size"] == 0
 
 
+def test_upstream_dies_mid_body(mitm, origin):
+    """The origin's connection ends half-way through a body: the client
+    has the head and the bytes that came, then a reset INTERNAL_ERROR on
+    that stream and a GOAWAY; the events say reset by the server."""
+    n = 30000
+    path = f"/cut/{n}"
+    c = H2Client(mitm, origin.port, host="127.0.0.1")
+    try:
+        sid = c.request(path)
+        c.pump(lambda: c.eof, eof_ok=True)
+        assert c.heads[sid][b":status"] == b"200"
+        assert c.resets.get(sid) == h2.errors.ErrorCodes.INTERNAL_ERROR, \
+            c.resets
+        assert bytes(c.bodies[sid]) == origins.body(n)
+        assert c.goaway is not None
+    finally:
+        c.close()
+    evs = flow_events(mitm, path)
+    last = last_chunk(evs, stream_of(evs, path), "response_body_chunk")
+    assert last["reset"] == "INTERNAL_ERROR" and \
+        last["reset_by"] == "server", last
+    assert last["body_size"] == n
+
+
 @pytest.mark.parametrize("kind", ["goaway", "goaway-close"])
 def test_server_goaway(mitm, origin, kind):
     """The origin answers a stream of 600 kB (more than mitmd's windows,

@@ -28,6 +28,8 @@ where said):
   /early/N              200 with N bytes at once, on the request headers,
                         then RST_STREAM NO_ERROR: the rest of the request
                         body is not wanted (RFC 9113 8.1)
+  /cut/N                200 promising 2N bytes, N of them, then the
+                        connection ends
   /hold                 no answer; the request body is taken at the
                         connection level but the stream's window never
                         opens again (with H2Origin(window=...) small, the
@@ -179,6 +181,15 @@ class _Conn:
                                  ("content-length", str(n))])
             self.queue(sid, origins.body(n),
                        after=lambda s, w=what: self._goaway(s, w))
+        elif what == "cut":
+            # half the promised body, then the connection ends
+            n = int(arg)
+            c.send_headers(sid, [(":status", "200"),
+                                 ("content-length", str(2 * n))])
+            body, step = origins.body(n), c.max_outbound_frame_size
+            for off in range(0, n, step):   # within the window: n small
+                c.send_data(sid, body[off:off + step])
+            self.close_after = True
         elif what == "bigheader":
             c.send_headers(sid, [(":status", "200"),
                                  ("x-big", "b" * int(arg)),

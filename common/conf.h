@@ -137,6 +137,8 @@ struct conf_listener {
 	uint32_t    cl_rport; /* reverse: the upstream's port */
 	char	    cl_rhost[HOSTPAT_MAXLEN + 1]; /* reverse: its name or
 						   * IP literal, no brackets */
+	uint32_t    cl_rh2;  /* reverse: HTTP/2 to the upstream, whatever
+			      * the client speaks ("http2") */
 };
 
 const char *conf_action_str(uint32_t);

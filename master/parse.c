@@ -820,6 +820,10 @@ parse_listener(struct parser *p, uint32_t kind, const char *after)
 		if (take_reverse_url(p, l) == -1)
 			return (-1);
 		kind = LISTENER_REVERSE;
+		if (tok_is(p, "http2")) {
+			l->cl_rh2 = 1;
+			lex_next(p);
+		}
 	}
 	l->cl_id = (uint32_t)c->mc_nlisteners;
 	l->cl_kind = kind;
@@ -1560,7 +1564,7 @@ conf_listeners_same(const struct mitmd_conf *a, const struct mitmd_conf *b)
 		lb = &b->mc_listeners[i];
 		if (la->cl_kind != lb->cl_kind ||
 		    memcmp(&la->cl_addr, &lb->cl_addr, sizeof(la->cl_addr)) ||
-		    la->cl_rport != lb->cl_rport ||
+		    la->cl_rport != lb->cl_rport || la->cl_rh2 != lb->cl_rh2 ||
 		    strcmp(la->cl_rhost, lb->cl_rhost) != 0)
 			return (0);
 	}

@@ -93,6 +93,8 @@ print_listeners(FILE *f, const struct mitmd_conf *c)
 			    " reverse to https://[%s]:%u" :
 			    " reverse to https://%s:%u", l->cl_rhost,
 			    (unsigned)l->cl_rport);
+		if (l->cl_kind == LISTENER_REVERSE && l->cl_rh2)
+			fputs(" http2", f);
 		putc('\n', f);
 	}
 }

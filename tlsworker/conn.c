@@ -533,6 +533,10 @@ conn_close(struct conn *cn)
 		h2_free(cn->cn_h2);
 		cn->cn_h2 = NULL;
 	}
+	if (cn->cn_h1h2 != NULL) {
+		h1h2_free(cn->cn_h1h2);
+		cn->cn_h1h2 = NULL;
+	}
 	if (cn->cn_ev_on)
 		ev_stream_closed(&cn->cn_ev, cn->cn_why ? cn->cn_why :
 		    CONN_WHY_DEFAULT, cn->cn_bytes_in, cn->cn_bytes_out);

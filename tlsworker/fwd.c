@@ -48,6 +48,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "tlsworker/sseobs.h"
+#include "tlsworker/h2.h"
 #include "tlsworker/tlsworker.h"
 #include "tlsworker/wsobs.h"
 
@@ -291,6 +292,10 @@ fwd_request(struct conn *cn)
 	struct fwd	*fw;
 	char		 rule[POLICY_RULE_STRLEN];
 
+	if (cn->cn_h1h2 != NULL) {
+		h1h2_request(cn);
+		return;
+	}
 	if (cn->cn_fixed) {
 		fwd_request_fixed(cn);
 		return;

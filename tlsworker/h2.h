@@ -12,6 +12,7 @@
 struct conn;
 struct bufferevent;
 struct h2c;
+struct h1h2;
 
 /* The ALPN the client gets, from what it offered (h2, http/1.1) and
  * what the upstream chose (up_h2: "h2"); 1 for h2, 0 for http/1.1. */
@@ -26,5 +27,11 @@ void	 h2_free(struct h2c *);
 /* Shutdown: a GOAWAY to the client; the connection ends with its last
  * stream. */
 void	 h2_drain(struct h2c *);
+
+/* h1h2.c: an HTTP/1.1 client (cn_bev) in front of an HTTP/2 upstream
+ * (ubev, owned now); requests come from conn.c through fwd_request. */
+int	 h1h2_start(struct conn *, struct bufferevent *ubev);
+void	 h1h2_request(struct conn *);
+void	 h1h2_free(struct h1h2 *);
 
 #endif

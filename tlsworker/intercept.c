@@ -112,6 +112,7 @@ static void	icpt_leaf_cb(void *, struct leaf *, const char *);
 static void	icpt_client_start(struct icpt *, struct leaf *);
 static void	icpt_client_step(struct icpt *);
 static int	icpt_up_h2(const struct icpt *);
+static int	icpt_rh2(const struct conn *);
 static void	icpt_client_done(struct icpt *);
 static void	icpt_client_failed(struct conn *, uint32_t, int, const char *);
 static void	icpt_io(evutil_socket_t, short, void *);
@@ -506,8 +507,8 @@ icpt_up_start(struct icpt *ic)
 	/* What the client offered of h2 and http/1.1, and http/1.1 always
 	 * (an HTTP/2 client can be served by an HTTP/1.1 upstream); a
 	 * client without ALPN gets none upstream either. */
-	if (ok && ic->ic_ch.ch_has_alpn && ic->ic_ch.ch_alpn_h2 &&
-	    tw_env.tw_conf.cg_http2)
+	if (ok && ((ic->ic_ch.ch_has_alpn && ic->ic_ch.ch_alpn_h2) ||
+	    icpt_rh2(cn)) && tw_env.tw_conf.cg_http2)
 		ok = SSL_set_alpn_protos(ssl, (const unsigned char *)
 		    IC_ALPN_OFFER_H2, sizeof(IC_ALPN_OFFER_H2) - 1) == 0;
 	else if (ok && ic->ic_ch.ch_has_alpn)
@@ -745,6 +746,15 @@ icpt_client_start(struct icpt *ic, struct leaf *lf)
 	icpt_client_step(ic);
 }
 
+/* A reverse listener that speaks HTTP/2 to its upstream whatever the
+ * client speaks. */
+static int
+icpt_rh2(const struct conn *cn)
+{
+	return cn->cn_reverse && cn->cn_meta.cm_listener < CONF_MAX_LISTENERS &&
+	    tw_env.tw_reverse[cn->cn_meta.cm_listener].cl_rh2;
+}
+
 /* The upstream chose h2 (and the client may get it). */
 static int
 icpt_up_h2(const struct icpt *ic)
@@ -883,11 +893,10 @@ icpt_client_done(struct icpt *ic)
 		return;
 	}
 	if (ub != NULL && up_h2) {
-		/* an upstream that wants h2 for a client that does not
-		 * speak it: not translated in this direction */
-		log_info("conn=%llu: %s: the upstream chose h2, the client "
-		    "HTTP/1.1", (unsigned long long)cn->cn_meta.cm_id,
-		    cn->cn_target);
+		/* an HTTP/1.1 client, the upstream chose h2 ("http2" on a
+		 * reverse listener): translated */
+		(void)h1h2_start(cn, ub);
+		return;
 	}
 	if (ub != NULL && fwd_fixed(cn, ub) == -1) {
 		conn_close(cn);

@@ -164,6 +164,7 @@ struct relay;
 struct fwd;
 struct icpt;
 struct h2c;
+struct h1h2;
 
 struct conn {
 	TAILQ_ENTRY(conn)	 cn_entry;
@@ -198,6 +199,8 @@ struct conn {
 	struct fwd		*cn_fwd;
 	struct icpt		*cn_icpt;	/* interception being set up */
 	struct h2c		*cn_h2;		/* HTTP/2 with the client */
+	struct h1h2		*cn_h1h2;	/* HTTP/1.1 client, HTTP/2
+						 * upstream */
 	/* inside a CONNECT tunnel (intercepted TLS, or plain HTTP): every
 	 * request goes to the CONNECT target, no policy per request */
 	int			 cn_fixed;

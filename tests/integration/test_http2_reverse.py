@@ -5,6 +5,7 @@ check behaviour, not speed: `make bench` measures h2load's rate.
 """
 
 import hashlib
+import os
 import re
 import shutil
 import socket
@@ -12,7 +13,7 @@ import subprocess
 
 import pytest
 
-from pylib import origins, tls, util
+from pylib import events, h2origin, origins, tls, util
 from test_reverse import start_reverse, stop
 from pylib.mitmd import tempdir
 
@@ -127,3 +128,88 @@ def test_h2_client_upstream_down(build, test_ca):
         assert "could not connect" in out, out[-3000:]
     finally:
         stop(m)
+
+
+# --- an HTTP/1.1 client before an HTTP/2-only upstream ----------------------
+
+@pytest.fixture(scope="module")
+def h2only(test_ca):
+    """python3-h2 origin, ALPN h2 alone."""
+    yield from h2origin.running(test_ca, "h2only")
+
+
+@pytest.fixture(scope="module")
+def mitm_h2up(build, test_ca, h2only):
+    m = start_reverse(build, test_ca, f"localhost:{h2only.port} http2")
+    yield m
+    stop(m)
+
+
+def curl11(m, path, *extra):
+    return subprocess.run(
+        ["curl", "-sS", "--http1.1", "--cacert", tls.mitmd_ca(m),
+         "--resolve", f"localhost:{m.reverse_port}:127.0.0.1", *extra,
+         "-o", "-", f"https://localhost:{m.reverse_port}{path}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+
+
+def test_http11_client_h2_only_upstream(mitm_h2up, h2only):
+    """The reverse of h2h1: curl --http1.1 before an origin that speaks
+    HTTP/2 alone, through a listener with "http2": bodies both ways,
+    chunked and sized, two requests on one connection, trailers reach
+    the events."""
+    m = mitm_h2up
+    n = 300 * 1000
+    p = curl11(m, f"/data/{n}")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == origins.body(n)
+    d = tempdir("h1h2")
+    try:
+        path = os.path.join(d, "body")
+        data = os.urandom(200 * 1000)
+        with open(path, "wb") as f:
+            f.write(data)
+        # sized, then chunked, on one connection (curl reuses it)
+        p = subprocess.run(
+            ["curl", "-sS", "--http1.1", "--cacert", tls.mitmd_ca(m),
+             "--resolve", f"localhost:{m.reverse_port}:127.0.0.1",
+             "--data-binary", f"@{path}", "-o", os.path.join(d, "a"),
+             f"https://localhost:{m.reverse_port}/echo", "--next",
+             "--cacert", tls.mitmd_ca(m), "--resolve",
+             f"localhost:{m.reverse_port}:127.0.0.1", "--http1.1",
+             "-H", "Transfer-Encoding: chunked", "--data-binary",
+             f"@{path}", "-o", os.path.join(d, "b"), "-w",
+             "%{num_connects}",
+             f"https://localhost:{m.reverse_port}/echo"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            timeout=TIMEOUT)
+        assert p.returncode == 0, p.stderr
+        for name in ("a", "b"):
+            with open(os.path.join(d, name), "rb") as f:
+                assert f.read() == data, name
+        assert p.stdout == b"0", "the second request took a new connection"
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    evs = events.wait_flow(m, events.with_request(target="/echo"), 15,
+                           "the echo flow")
+    req = [e for e in evs if e["type"] == "request_headers"]
+    resp = [e for e in evs if e["type"] == "response_headers"]
+    assert [e["http_version"] for e in req] == ["HTTP/1.1", "HTTP/1.1"]
+    assert [e["http_version"] for e in resp] == ["HTTP/2", "HTTP/2"]
+    ups = [e for e in evs if e["type"] == "tls_handshake_succeeded" and
+           e["side"] == "upstream"]
+    assert ups[0]["alpn"] == "h2"
+    last = [e for e in evs if e["type"] == "response_body_chunk" and
+            e["last"]]
+    assert [dict(e.get("trailers", []))["x-len"] for e in last] == \
+        [str(len(data))] * 2
+    sent = [r for r in h2only.requests if r["path"] == "/echo"]
+    assert [bytes(r["body"]) for r in sent[-2:]] == [data, data]
+
+
+def test_h2_client_same_listener(mitm_h2up, h2only):
+    """An HTTP/2 client of that listener is relayed stream for stream."""
+    rc, out, err = run(["nghttp", "-s", f"https://127.0.0.1:"
+                        f"{mitm_h2up.reverse_port}/data/1000"])
+    assert rc == 0, err
+    assert "200" in out

@@ -7,6 +7,9 @@
  *   upstream.c	resolve (evdns) and connect out with a deadline
  *   intercept.c	CONNECT with action intercept: ClientHello, upstream
  *		TLS, leaf, client TLS, then HTTP/1.1 through fwd.c
+ *   h2.c	HTTP/2 with the client, nghttp2 both sides; h2h1.c its
+ *		streams in turn on an HTTP/1.1 upstream; h1h2.c an
+ *		HTTP/1.1 client before an HTTP/2 upstream
  *   fwd.c	HTTP/1.x exchanges: absolute-form plain HTTP, and the
  *		requests inside an intercepted tunnel (fixed upstream);
  *		the WebSocket relay after a 101

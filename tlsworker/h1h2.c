@@ -687,36 +687,21 @@ int
 h1h2_start(struct conn *cn, struct bufferevent *ubev)
 {
 	nghttp2_session_callbacks *cb = h1h2_callbacks();
-	nghttp2_settings_entry	   us[3];
-	nghttp2_option		  *opt = NULL;
+	nghttp2_option		  *opt = h2_options();
 	struct h1h2		  *x;
 
-	if (cb == NULL || nghttp2_option_new(&opt) != 0 ||
-	    (x = calloc(1, sizeof(*x))) == NULL) {
-		nghttp2_option_del(opt);
+	if (cb == NULL || opt == NULL || (x = calloc(1, sizeof(*x))) == NULL) {
 		bufferevent_free(ubev);
 		conn_close(cn);
 		return -1;
 	}
-	nghttp2_option_set_no_auto_window_update(opt, 1);
 	x->x_conn = cn;
 	x->x_ubev = ubev;
 	x->x_sid = -1;
 	cn->cn_h1h2 = x;
 	if (nghttp2_session_client_new2(&x->x_us, cb, x, opt) != 0 ||
-	    (x->x_req = evbuffer_new()) == NULL) {
-		nghttp2_option_del(opt);
-		conn_close(cn);
-		return -1;
-	}
-	nghttp2_option_del(opt);
-	us[0].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
-	us[0].value = 0;
-	us[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
-	us[1].value = H2_WINDOW;
-	us[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
-	us[2].value = tw_env.tw_conf.cg_h2_header_list;
-	if (nghttp2_submit_settings(x->x_us, NGHTTP2_FLAG_NONE, us, 3) != 0) {
+	    (x->x_req = evbuffer_new()) == NULL ||
+	    h2_up_settings(x->x_us) == -1) {
 		conn_close(cn);
 		return -1;
 	}

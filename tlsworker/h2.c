@@ -1199,7 +1199,7 @@ h2_callbacks(void)
 	return cb;
 }
 
-static nghttp2_option *
+nghttp2_option *
 h2_options(void)
 {
 	static nghttp2_option *opt;
@@ -1214,13 +1214,31 @@ h2_options(void)
 	return opt;
 }
 
+/* What a session to an upstream announces: no push, our windows, the
+ * header list limit. 0 or -1. */
+int
+h2_up_settings(nghttp2_session *us)
+{
+	nghttp2_settings_entry e[3];
+
+	e[0].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
+	e[0].value = 0;
+	e[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
+	e[1].value = H2_WINDOW;
+	e[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
+	e[2].value = tw_env.tw_conf.cg_h2_header_list;
+	return nghttp2_submit_settings(us, NGHTTP2_FLAG_NONE, e, 3) == 0 &&
+	    nghttp2_session_set_local_window_size(us, NGHTTP2_FLAG_NONE, 0,
+	    H2_CONN_WINDOW) == 0 ? 0 : -1;
+}
+
 int
 h2_start(struct conn *cn, struct bufferevent *ubev, int up_h2)
 {
 	struct h2c		*h;
 	nghttp2_session_callbacks *cb = h2_callbacks();
 	nghttp2_option		*opt = h2_options();
-	nghttp2_settings_entry	 cs[4], us[3];
+	nghttp2_settings_entry	 cs[4];
 
 	if (cb == NULL || opt == NULL || (h = calloc(1, sizeof(*h))) == NULL) {
 		if (ubev != NULL)
@@ -1256,19 +1274,9 @@ h2_start(struct conn *cn, struct bufferevent *ubev, int up_h2)
 		conn_close(cn);
 		return -1;
 	}
-	if (h->h_us != NULL) {
-		us[0].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
-		us[0].value = 0;
-		us[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
-		us[1].value = H2_WINDOW;
-		us[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
-		us[2].value = tw_env.tw_conf.cg_h2_header_list;
-		if (nghttp2_submit_settings(h->h_us, NGHTTP2_FLAG_NONE, us, 3)
-		    != 0 || nghttp2_session_set_local_window_size(h->h_us,
-		    NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW) != 0) {
-			conn_close(cn);
-			return -1;
-		}
+	if (h->h_us != NULL && h2_up_settings(h->h_us) == -1) {
+		conn_close(cn);
+		return -1;
 	}
 	cn->cn_state = CONN_FORWARD;
 	cn->cn_ev.ef_protocol = "http2";

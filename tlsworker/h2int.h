@@ -120,6 +120,10 @@ void	 h2_stream_fail(struct h2s *, int status, uint32_t code);
 void	 h2_up_goaway(struct h2c *, int32_t, uint32_t);
 void	 h2_up_gone(struct h2c *);
 int	 h2_flush(struct h2c *);
+/* The options of every session (window updates by hand), and what a
+ * session to an upstream announces. */
+nghttp2_option *h2_options(void);
+int	 h2_up_settings(nghttp2_session *);
 void	 h2_sse_check(struct h2s *, const struct h2hdrs *);
 
 /* h2h1.c */

@@ -77,6 +77,7 @@ webui_ca_facts(struct webui_ca *wc, X509 *x)
 	if (!X509_digest(x, EVP_sha256(), md, &mdlen) ||
 	    mdlen != WEBUI_SHA256_LEN)
 		return (-1);
+	memcpy(wc->wc_md, md, WEBUI_SHA256_LEN);
 	for (i = 0; i < mdlen; i++)
 		snprintf(wc->wc_sha256 + 3 * i, sizeof(wc->wc_sha256) - 3 * i,
 		    "%02X%s", md[i], i + 1 < mdlen ? ":" : "");

@@ -1,6 +1,6 @@
 /*
  * HTTP/1.1 for webui with libevent's evhttp, on the listening sockets
- * master passed. GET and HEAD only (405 otherwise), three paths, small
+ * master passed. GET and HEAD only (405 otherwise), a few paths, small
  * limits on heads and bodies, a timeout, and safety headers on every
  * answer we write: the page needs nothing but its own inline style.
  *
@@ -179,44 +179,95 @@ webui_text(struct evhttp_request *req, int code, const char *reason,
 }
 
 static void
-webui_index(struct webui *wu, struct evhttp_request *req)
+webui_buffer(struct evhttp_request *req, struct evbuffer *b, int rv,
+    const char *ctype)
 {
-	struct evbuffer *b;
 	size_t	 len;
 
-	if ((b = evbuffer_new()) == NULL ||
-	    webui_page_index(b, &wu->wu_ca) == -1) {
-		if (b != NULL)
-			evbuffer_free(b);
+	if (rv == -1) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
 	len = evbuffer_get_length(b);
-	webui_send(req, HTTP_OK, "OK", "text/html; charset=utf-8",
-	    evbuffer_pullup(b, -1), len);
+	webui_send(req, HTTP_OK, "OK", ctype, evbuffer_pullup(b, -1), len);
+}
+
+/*
+ * The public page, led by the device: "?os=KEY" when the visitor picked
+ * one, else its User-Agent. Any other query is refused.
+ */
+static void
+webui_index(struct webui *wu, struct evhttp_request *req,
+    const struct evhttp_uri *uri)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char	*q = evhttp_uri_get_query(uri);
+	const char	*ua = evhttp_find_header(in, "User-Agent");
+	struct evbuffer	*b;
+	enum webui_os	 os;
+
+	os = webui_ua_os(ua, ua != NULL ? strlen(ua) : 0);
+	if (webui_os_query(q, q != NULL ? strlen(q) : 0, &os) == -1) {
+		webui_text(req, HTTP_BADREQUEST, "Bad Request",
+		    "Unknown query. This page takes ?os= with one of ios, "
+		    "android, windows, macos, linux, other.\n");
+		return;
+	}
+	if ((b = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	/* The answer depends on the User-Agent: caches must know. */
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Vary",
+	    "User-Agent");
+	webui_buffer(req, b, webui_page_index(b, &wu->wu_ca, os),
+	    "text/html; charset=utf-8");
 	evbuffer_free(b);
 }
 
+/* The CA certificate in the form page names; 503 until certd's comes. */
 static void
-webui_cert(struct webui *wu, struct evhttp_request *req, int der)
+webui_cert(struct webui *wu, struct evhttp_request *req,
+    enum webui_page page)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer	*b;
+	const struct webui_ca *wc = &wu->wu_ca;
 
-	if (wu->wu_ca.wc_pem == NULL) {
+	if (wc->wc_pem == NULL) {
 		webui_text(req, HTTP_SERVUNAVAIL, "Service Unavailable",
 		    "The CA certificate is not available yet: mitmd is still "
 		    "starting. Try again in a moment.\n");
 		return;
 	}
-	evhttp_add_header(h, "Content-Disposition", der ?
-	    "attachment; filename=\"" WEBUI_DER_FILENAME "\"" :
-	    "attachment; filename=\"" WEBUI_PEM_FILENAME "\"");
-	if (der)
+	switch (page) {
+	case WEBUI_PAGE_DER:
+	case WEBUI_PAGE_CER:
+		evhttp_add_header(h, "Content-Disposition", page ==
+		    WEBUI_PAGE_DER ? "attachment; filename=\""
+		    WEBUI_DER_FILENAME "\"" : "attachment; filename=\""
+		    WEBUI_CER_FILENAME "\"");
 		webui_send(req, HTTP_OK, "OK", "application/x-x509-ca-cert",
-		    wu->wu_ca.wc_der, wu->wu_ca.wc_derlen);
-	else
+		    wc->wc_der, wc->wc_derlen);
+		break;
+	case WEBUI_PAGE_MOBILECONFIG:
+		if ((b = evbuffer_new()) == NULL) {
+			evhttp_send_error(req, HTTP_INTERNAL, NULL);
+			break;
+		}
+		evhttp_add_header(h, "Content-Disposition", "attachment; "
+		    "filename=\"" WEBUI_MC_FILENAME "\"");
+		webui_buffer(req, b, webui_page_mobileconfig(b, wc),
+		    "application/x-apple-aspen-config");
+		evbuffer_free(b);
+		break;
+	default:
+		evhttp_add_header(h, "Content-Disposition", "attachment; "
+		    "filename=\"" WEBUI_PEM_FILENAME "\"");
 		webui_send(req, HTTP_OK, "OK", "application/x-pem-file",
-		    wu->wu_ca.wc_pem, wu->wu_ca.wc_pemlen);
+		    wc->wc_pem, wc->wc_pemlen);
+		break;
+	}
 }
 
 static void
@@ -245,15 +296,19 @@ webui_request(struct evhttp_request *req, void *arg)
 	    evhttp_request_get_uri(req), page);
 	switch (page) {
 	case WEBUI_PAGE_INDEX:
-		webui_index(wu, req);
+		webui_index(wu, req, uri);
 		break;
 	case WEBUI_PAGE_PEM:
 	case WEBUI_PAGE_DER:
-		webui_cert(wu, req, page == WEBUI_PAGE_DER);
+	case WEBUI_PAGE_CER:
+	case WEBUI_PAGE_MOBILECONFIG:
+		webui_cert(wu, req, page);
 		break;
 	default:
 		webui_text(req, HTTP_NOTFOUND, "Not Found",
-		    "Not found. This server has /, /ca.pem and /ca.der.\n");
+		    "Not found. This server has /, /" WEBUI_PEM_FILENAME
+		    ", /" WEBUI_DER_FILENAME ", /" WEBUI_CER_FILENAME
+		    ", /" WEBUI_MC_FILENAME ", /status and /metrics.\n");
 		break;
 	}
 }

@@ -51,6 +51,10 @@ struct store;
 #define WEBUI_NAME_MAX		256
 #define WEBUI_PEM_FILENAME	"mitmd-ca.pem"
 #define WEBUI_DER_FILENAME	"mitmd-ca.crt"
+#define WEBUI_CER_FILENAME	"mitmd-ca.cer"	/* DER too, for Windows */
+#define WEBUI_MC_FILENAME	"mitmd-ca.mobileconfig"
+#define WEBUI_UA_MAX		1024	/* User-Agent bytes looked at */
+#define WEBUI_B64_LINE		64	/* base64 line in the profile */
 #define WEBUI_SINKS_MAX		8	/* file and socket sinks */
 #define WEBUI_STORE_NAME	"flows.db"	/* in the store directory */
 
@@ -63,13 +67,29 @@ struct webui_ca {
 	char	 wc_sha256[WEBUI_FPR_MAX];	/* of the DER */
 	char	 wc_not_after[WEBUI_DATE_MAX];
 	char	 wc_name[WEBUI_NAME_MAX];	/* subject CN */
+	uint8_t	 wc_md[WEBUI_SHA256_LEN];	/* SHA-256 of the DER */
+};
+
+/* The device a page leads with (ua.c). */
+enum webui_os {
+	WEBUI_OS_UNKNOWN = 0,
+	WEBUI_OS_IOS,
+	WEBUI_OS_ANDROID,
+	WEBUI_OS_WINDOWS,
+	WEBUI_OS_MACOS,
+	WEBUI_OS_LINUX,
+	WEBUI_OS_MAX
 };
 
 enum webui_page {
 	WEBUI_PAGE_NONE = 0,
 	WEBUI_PAGE_INDEX,
 	WEBUI_PAGE_PEM,
-	WEBUI_PAGE_DER,
+	WEBUI_PAGE_DER,		/* .crt, Android */
+	WEBUI_PAGE_CER,		/* the same DER as .cer, Windows */
+	WEBUI_PAGE_MOBILECONFIG,	/* iOS and iPadOS */
+	WEBUI_PAGE_STATUS,
+	WEBUI_PAGE_METRICS,
 };
 
 /* evparse.c: one event as webui reads it. */
@@ -183,9 +203,17 @@ struct webui {
 int	webui_ca_set(struct webui_ca *, const char *pem, size_t len);
 void	webui_ca_clear(struct webui_ca *);
 
+/* ua.c: pure, fuzzed. */
+enum webui_os webui_ua_os(const char *ua, size_t len);
+const char *webui_os_key(enum webui_os);
+int	webui_os_query(const char *query, size_t len, enum webui_os *);
+
 /* page.c: pure. */
 enum webui_page webui_route(const char *path);
-int	webui_page_index(struct evbuffer *, const struct webui_ca *);
+int	webui_page_index(struct evbuffer *, const struct webui_ca *,
+	    enum webui_os);
+int	webui_page_mobileconfig(struct evbuffer *, const struct webui_ca *);
+int	webui_html_text(struct evbuffer *, const char *);
 
 /* evparse.c: pure. 0, or -1 with *why. */
 int	wev_parse(const char *, size_t, struct wev *, const char **why);

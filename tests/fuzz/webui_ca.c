@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			abort();
 	}
 	if ((b = evbuffer_new()) != NULL) {
-		if (webui_page_index(b, &wc) == -1)
+		if (webui_page_index(b, &wc, (enum webui_os)(len % WEBUI_OS_MAX)) == -1)
 			abort();
 		evbuffer_free(b);
 	}

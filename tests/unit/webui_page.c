@@ -2,7 +2,8 @@
  * Unit test of what webui serves (webui/ca.c, webui/page.c): the routes,
  * the CA certificate's PEM, DER, fingerprint and expiry computed from the
  * PEM certd sends, a bad PEM keeping the previous CA, and the status page
- * with and without a CA, its name escaped.
+ * with and without a CA, its name escaped; the page led by each device,
+ * and the iOS profile with stable UUIDs and the CA's DER in base64.
  */
 #include <stdio.h>
 #include <string.h>
@@ -53,14 +54,14 @@ mkcert(const char *cn, int with_key, char *out, size_t outsz, X509 **xp)
 }
 
 static char *
-page(const struct webui_ca *wc)
+page(const struct webui_ca *wc, enum webui_os os)
 {
 	static char	 s[T_PEM_MAX];
 	struct evbuffer	*b = evbuffer_new();
 	size_t		 n;
 
 	s[0] = '\0';
-	if (webui_page_index(b, wc) == 0) {
+	if (webui_page_index(b, wc, os) == 0) {
 		n = evbuffer_get_length(b);
 		if (n >= sizeof(s))
 			n = sizeof(s) - 1;
@@ -69,6 +70,106 @@ page(const struct webui_ca *wc)
 	}
 	evbuffer_free(b);
 	return (s);
+}
+
+/* The first link of the page is the download for os, then its steps. */
+static void
+check_lead(const struct webui_ca *wc, enum webui_os os, const char *href,
+    const char *step)
+{
+	char	*s = page(wc, os), *a, *st;
+	char	 want[128];
+
+	a = strstr(s, "<a ");
+	snprintf(want, sizeof(want), "<a id=\"download\" class=\"dl\" "
+	    "href=\"%s\"", href);
+	st = strstr(s, step);
+	CHECK(a != NULL && strncmp(a, want, strlen(want)) == 0 && st != NULL &&
+	    st > a, "%s: leads with %s, then \"%s\"", webui_os_key(os), href,
+	    step);
+	snprintf(want, sizeof(want), "href=\"/?os=%s\"", webui_os_key(os));
+	CHECK(strstr(s, want) == NULL && strstr(s, "/?os=") != NULL,
+	    "%s: the other devices linked, not itself", webui_os_key(os));
+}
+
+static void
+check_leads(const struct webui_ca *wc)
+{
+	check_lead(wc, WEBUI_OS_IOS, "/mitmd-ca.mobileconfig",
+	    "Certificate Trust Settings");
+	check_lead(wc, WEBUI_OS_ANDROID, "/mitmd-ca.crt", "Android 7");
+	check_lead(wc, WEBUI_OS_ANDROID, "/mitmd-ca.crt", "Android 14");
+	check_lead(wc, WEBUI_OS_WINDOWS, "/mitmd-ca.cer",
+	    "certutil -addstore -f Root mitmd-ca.cer");
+	check_lead(wc, WEBUI_OS_MACOS, "/mitmd-ca.pem", "sudo security "
+	    "add-trusted-cert -d -r trustRoot -k "
+	    "/Library/Keychains/System.keychain mitmd-ca.pem");
+	check_lead(wc, WEBUI_OS_LINUX, "/mitmd-ca.pem",
+	    "/usr/local/share/ca-certificates/mitmd-ca.crt");
+	check_lead(wc, WEBUI_OS_LINUX, "/mitmd-ca.pem", "update-ca-certificates");
+	check_lead(wc, WEBUI_OS_LINUX, "/mitmd-ca.pem", "policies.json");
+	check_lead(wc, WEBUI_OS_UNKNOWN, "/mitmd-ca.pem", "pick it below");
+	ok(strstr(page(wc, (enum webui_os)99), "data-os=\"other\"") != NULL,
+	    "an out-of-range os is the unknown one");
+}
+
+static char *
+profile(const struct webui_ca *wc)
+{
+	static char	 s[T_PEM_MAX];
+	struct evbuffer	*b = evbuffer_new();
+	size_t		 n;
+
+	s[0] = '\0';
+	if (webui_page_mobileconfig(b, wc) == 0) {
+		n = evbuffer_get_length(b);
+		if (n >= sizeof(s))
+			n = sizeof(s) - 1;
+		evbuffer_remove(b, s, n);
+		s[n] = '\0';
+	}
+	evbuffer_free(b);
+	return (s);
+}
+
+/* The profile: a plist with the DER in base64, UUIDs of the
+ * fingerprint, the same at every call. */
+static void
+check_profile(const struct webui_ca *wc, X509 *x)
+{
+	static char	 first[T_PEM_MAX];
+	unsigned char	 b64[T_PEM_MAX], *der = NULL;
+	char		*s, *d, *e, *u, uuid[40];
+	size_t		 i, j;
+	int		 dlen, n;
+
+	s = profile(wc);
+	ok(strncmp(s, "<?xml", 5) == 0 && strstr(s,
+	    "<string>com.apple.security.root</string>") != NULL &&
+	    strstr(s, "<string>Configuration</string>") != NULL,
+	    "profile: a plist with a root payload");
+	d = strstr(s, "<data>\n");
+	e = d != NULL ? strstr(d, "</data>") : NULL;
+	for (i = 0, j = 0; d != NULL && e != NULL && d + 7 + i < e &&
+	    j < sizeof(b64) - 1; i++)
+		if (d[7 + i] != '\n')
+			b64[j++] = (unsigned char)d[7 + i];
+	b64[j] = '\0';
+	dlen = i2d_X509(x, &der);
+	n = EVP_DecodeBlock(b64, b64, (int)j);
+	/* EVP_DecodeBlock counts the padding as bytes */
+	ok(n >= dlen && n - dlen < 3 && memcmp(b64, der, (size_t)dlen) == 0,
+	    "profile: PayloadContent is the CA's DER");
+	OPENSSL_free(der);
+	snprintf(uuid, sizeof(uuid), "%02X%02X%02X%02X-", wc->wc_md[0],
+	    wc->wc_md[1], wc->wc_md[2], wc->wc_md[3]);
+	u = strstr(s, "<key>PayloadUUID</key>\n<string>");
+	ok(u != NULL && strstr(s, uuid) != NULL, "profile: UUID of the "
+	    "fingerprint");
+	snprintf(first, sizeof(first), "%s", s);
+	ok(strcmp(first, profile(wc)) == 0, "profile: stable");
+	ok(strstr(s, "&lt;b&gt;&amp;") != NULL && strstr(s, "<b>&") == NULL,
+	    "profile: name escaped");
 }
 
 int
@@ -91,9 +192,21 @@ main(void)
 	ok(webui_route("/ca.key") == WEBUI_PAGE_NONE, "route /ca.key: none");
 	ok(webui_route("/ca.pem/") == WEBUI_PAGE_NONE, "route /ca.pem/: none");
 	ok(webui_route("//ca.pem") == WEBUI_PAGE_NONE, "route //ca.pem: none");
+	ok(webui_route("/mitmd-ca.pem") == WEBUI_PAGE_PEM &&
+	    webui_route("/mitmd-ca.crt") == WEBUI_PAGE_DER &&
+	    webui_route("/mitmd-ca.cer") == WEBUI_PAGE_CER &&
+	    webui_route("/mitmd-ca.mobileconfig") == WEBUI_PAGE_MOBILECONFIG,
+	    "routes of the named files");
+	ok(webui_route("/status") == WEBUI_PAGE_STATUS &&
+	    webui_route("/metrics") == WEBUI_PAGE_METRICS,
+	    "routes /status, /metrics");
+	ok(webui_route("/status/") == WEBUI_PAGE_NONE &&
+	    webui_route("/STATUS") == WEBUI_PAGE_NONE &&
+	    webui_route("/mitmd-ca.key") == WEBUI_PAGE_NONE,
+	    "near misses: none");
 
 	memset(&wc, 0, sizeof(wc));
-	s = page(&wc);
+	s = page(&wc, WEBUI_OS_UNKNOWN);
 	ok(strstr(s, "not available yet") != NULL && strstr(s, "/ca.pem") ==
 	    NULL, "page without a CA");
 
@@ -121,15 +234,29 @@ main(void)
 	    "expiry");
 	ok(strcmp(wc.wc_name, "mitmd CA <b>&\"x\"") == 0, "name");
 
-	s = page(&wc);
+	s = page(&wc, WEBUI_OS_UNKNOWN);
 	ok(strstr(s, fpr) != NULL && strstr(s, "2036-01-02") != NULL,
 	    "page shows fingerprint and expiry");
-	ok(strstr(s, "href=\"/ca.pem\"") != NULL &&
-	    strstr(s, "href=\"/ca.der\"") != NULL, "page links both forms");
+	ok(strstr(s, "href=\"/mitmd-ca.pem\"") != NULL &&
+	    strstr(s, "href=\"/mitmd-ca.crt\"") != NULL &&
+	    strstr(s, "href=\"/mitmd-ca.cer\"") != NULL &&
+	    strstr(s, "href=\"/mitmd-ca.mobileconfig\"") != NULL,
+	    "page links every form");
+	check_leads(&wc);
+	check_profile(&wc, x);
 	ok(strstr(s, "<b>&") == NULL &&
 	    strstr(s, "mitmd CA &lt;b&gt;&amp;&quot;x&quot;") != NULL,
 	    "name escaped");
 
+	{
+		struct webui_ca none;
+		struct evbuffer *b = evbuffer_new();
+
+		memset(&none, 0, sizeof(none));
+		ok(webui_page_mobileconfig(b, &none) == -1,
+		    "no profile without a CA");
+		evbuffer_free(b);
+	}
 	ok(webui_ca_set(&wc, "garbage", 7) == -1 &&
 	    strcmp(wc.wc_sha256, fpr) == 0, "bad PEM keeps the previous CA");
 	ok(webui_ca_set(&wc, pem, 0) == -1, "empty PEM refused");

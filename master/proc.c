@@ -183,12 +183,14 @@ proc_send_conf(struct proc *p, int with_listeners)
 			fatal("dup listener");
 		ipc_send_conf_listener(p->p_chan, 0, fd, l);
 	}
-	/* A worker learns where each reverse listener relays to (every
-	 * set: listeners change only with a restart, workers respawn). */
+	/* A worker learns where each reverse listener relays to, and
+	 * where the webui listens (for mitmd.cert), every set: listeners
+	 * change only with a restart, workers respawn. */
 	if (p->p_role == ROLE_TLSWORKER)
 		ipc_send_ticket_keys(p->p_chan, 0, -1, ticket_keys());
 	for (i = 0; p->p_role == ROLE_TLSWORKER && i < c->mc_nlisteners; i++)
-		if (c->mc_listeners[i].cl_kind == LISTENER_REVERSE)
+		if (c->mc_listeners[i].cl_kind == LISTENER_REVERSE ||
+		    c->mc_listeners[i].cl_kind == LISTENER_WEBUI)
 			ipc_send_conf_listener(p->p_chan, 0, -1,
 			    &c->mc_listeners[i]);
 	ipc_send_conf_end(p->p_chan, 0);

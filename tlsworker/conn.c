@@ -27,6 +27,7 @@
 #include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -257,6 +258,16 @@ conn_head_done(struct conn *cn)
 		fwd_request(cn);
 }
 
+/* "mitmd.cert" (or "mitmd.cert."), when there is a webui to answer. */
+int
+conn_is_webui(const char *host)
+{
+	size_t	 n = strlen(TW_WEBUI_HOST);
+
+	return (tw_env.tw_webui_on && strncasecmp(host, TW_WEBUI_HOST, n) ==
+	    0 && (host[n] == '\0' || (host[n] == '.' && host[n + 1] == '\0')));
+}
+
 uint32_t
 conn_decide(struct conn *cn)
 {
@@ -274,6 +285,14 @@ conn_decide(struct conn *cn)
 	if (h->hh_method_id == HTTP1_M_CONNECT)
 		policy_pt_apply(&pd, &cn->cn_meta.cm_client, h->hh_host,
 		    util_wall_usec());
+	if (conn_is_webui(h->hh_host)) {
+		/* mitmd's own page, whatever the rules say; a CONNECT is
+		 * a tunnel to the plain HTTP of the webui. */
+		memset(&pd, 0, sizeof(pd));
+		pd.pd_action = h->hh_method_id == HTTP1_M_CONNECT ?
+		    ACTION_TUNNEL : ACTION_INTERCEPT;
+		pd.pd_local = 1;
+	}
 	same = cn->cn_decided && strcmp(target, cn->cn_target) == 0 &&
 	    memcmp(&pd, &cn->cn_pd, sizeof(pd)) == 0;
 	cn->cn_pd = pd;

@@ -46,6 +46,8 @@ policy_rule_str(const struct policy_decision *pd, char *buf, size_t sz)
 		snprintf(buf, sz, "passthrough");
 	else if (pd->pd_reverse)
 		snprintf(buf, sz, "reverse");
+	else if (pd->pd_local)
+		snprintf(buf, sz, "mitmd.cert");
 	else if (pd->pd_index == 0)
 		snprintf(buf, sz, "default");
 	else

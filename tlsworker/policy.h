@@ -29,13 +29,15 @@ struct policy_decision {
 	uint32_t pd_line;	/* config line, 0 for the default */
 	uint32_t pd_passthrough; /* learned: an intercept made a tunnel */
 	uint32_t pd_reverse;	/* a reverse listener decided, no rule */
+	uint32_t pd_local;	/* mitmd.cert: the webui, no rule */
 };
 
 /* The first rule matching host (a name or an IP literal without
  * brackets), or NULL for the default. Fills *pd either way. */
 const struct conf_rule *policy_match(const struct conf_rule *, size_t,
 	    const char *host, struct policy_decision *);
-/* "3", "default", "passthrough" or "reverse", for audit lines. */
+/* "3", "default", "passthrough", "reverse" or "mitmd.cert", for audit
+ * lines. */
 const char *policy_rule_str(const struct policy_decision *, char *, size_t);
 
 /* IMSG_PASSTHROUGH: PT_ADD one entry (replacing the same client and

@@ -64,6 +64,9 @@ struct ssl_st;
 #define TW_FDS_RESERVE	 CONF_FDS_RESERVE
 #define TW_TARGET_MAX	 (HTTP1_HOST_MAX + sizeof("[]:65535"))
 #define TW_USEC		 1000000ULL
+/* The name mitmd answers itself with its public page (never resolved,
+ * never sent upstream). */
+#define TW_WEBUI_HOST	 "mitmd.cert"
 /* worker.c: malloc_trim() after this many connections came or went */
 #define TW_TRIM_CONNS	 256
 #define TW_TRIM_SEC	 10
@@ -88,6 +91,10 @@ struct tlsworker {
 	/* by listener id: where a reverse listener relays to (cl_kind
 	 * LISTENER_REVERSE), zero for the others */
 	struct conf_listener	 tw_reverse[CONF_MAX_LISTENERS];
+	/* The webui listener, where "mitmd.cert" goes (an unspecified
+	 * address made loopback); tw_webui_on 0 without one. */
+	struct addr		 tw_webui;
+	int			 tw_webui_on;
 
 	int			 tw_draining;
 	struct event		*tw_drain_ev;
@@ -231,6 +238,7 @@ void	 conn_head_begin(struct conn *);
 /* Decide the policy for the request in cn_req; logs the decision line.
  * Returns the action. */
 uint32_t conn_decide(struct conn *);
+int	 conn_is_webui(const char *host);
 /* The connect_decision event and/or the audit line of cn_pd. */
 void	 conn_announce(struct conn *, int event, int audit);
 void	 conn_timer(struct conn *, int kind, uint32_t secs);

@@ -84,7 +84,12 @@ upstream_start(struct upstream *up, struct conn *cn, const char *host,
 		return;
 	}
 	up_arm(up, up->up_deadline);
-	if (addr_parse_ip(host, &lit) == 0)
+	/* mitmd.cert: never resolved, never sent out; the webui's port,
+	 * whatever port the client named. */
+	if (conn_is_webui(host)) {
+		up->up_port = tw_env.tw_webui.a_port;
+		up_literal(up, &tw_env.tw_webui);
+	} else if (addr_parse_ip(host, &lit) == 0)
 		up_literal(up, &lit);
 	else
 		up_resolve(up);

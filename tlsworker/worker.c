@@ -5,6 +5,8 @@
  * learned passthroughs master sends, and the drain that IMSG_SHUTDOWN
  * starts.
  */
+#include <sys/socket.h>
+
 #include <event2/event.h>
 #include <malloc.h>
 #include <stdlib.h>
@@ -86,6 +88,34 @@ worker_sanitize(struct conf_global *cg)
 }
 
 /*
+ * Where the webui listens, for requests to "mitmd.cert" (conn.c). A
+ * listener on every address is reached on loopback. Like the reverse
+ * listeners, it changes only with a restart.
+ */
+static void
+worker_webui(const struct conf_listener *l)
+{
+	static const uint8_t zero[16];
+	struct addr a = l->cl_addr;
+
+	if (a.a_family == AF_INET && memcmp(a.a_ip, zero, 4) == 0) {
+		a.a_ip[0] = 127;
+		a.a_ip[3] = 1;
+	} else if (a.a_family == AF_INET6 && memcmp(a.a_ip, zero, 16) == 0)
+		a.a_ip[15] = 1;
+	else if (a.a_family != AF_INET && a.a_family != AF_INET6) {
+		log_warnx("config: webui listener %u: no address", l->cl_id);
+		return;
+	}
+	if (a.a_port == 0) {
+		log_warnx("config: webui listener %u: no port", l->cl_id);
+		return;
+	}
+	tw_env.tw_webui = a;
+	tw_env.tw_webui_on = 1;
+}
+
+/*
  * One message of a configuration set, at setup (child_read_conf) or at
  * runtime (a reload, through main.c's dispatch). Nothing takes effect
  * before IMSG_CONF_END.
@@ -122,6 +152,10 @@ worker_conf_msg(struct ipc_msg *m, void *arg)
 		if (ipc_get_conf_listener(m, &l) == -1)
 			break;
 		l.cl_rhost[sizeof(l.cl_rhost) - 1] = '\0';
+		if (l.cl_kind == LISTENER_WEBUI) {
+			worker_webui(&l);
+			break;
+		}
 		/* Listeners change only with a restart: no set to wait for. */
 		if (l.cl_kind != LISTENER_REVERSE || l.cl_id >=
 		    CONF_MAX_LISTENERS || l.cl_rhost[0] == '\0' ||

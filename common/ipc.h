@@ -137,6 +137,7 @@ IPC_EMPTY(ctl_pt_list, IMSG_CTL_PT_LIST)
 IPC_FIXED(ctl_pt, IMSG_CTL_PT, struct passthrough)
 IPC_EMPTY(ctl_pt_clear, IMSG_CTL_PT_CLEAR)
 IPC_FIXED(ctl_hoststat, IMSG_CTL_HOSTSTAT, struct ctl_hoststat)
+IPC_FIXED(web_status, IMSG_WEB_STATUS, struct web_status)
 
 /* Variable-length messages: a fixed part then text, no NUL on the wire. */
 int	ipc_send_log(struct ipc_chan *, int prio, uint32_t flags, const char *);

@@ -87,6 +87,8 @@ static const struct ipc_rule ipc_rules[IMSG_MAX] = {
 	    FIXED(struct ctl_hoststat), FD_NO },
 	[IMSG_TICKET_KEYS] = { "TICKET_KEYS", M, W, FIXED(struct ticket_keys),
 	    FD_NO },
+	[IMSG_WEB_STATUS] = { "WEB_STATUS", M, U, FIXED(struct web_status),
+	    FD_NO },
 };
 
 static const char *tls_failure_names[TLSF_MAX] = {

@@ -21,7 +21,7 @@
 #include "common/addr.h"
 #include "common/conf.h"
 
-#define IPC_VERSION	10
+#define IPC_VERSION	11
 #define IPC_CHILD_FD	3	   /* a child's channel to master */
 #define IPC_MAX_PAYLOAD 65536	   /* bytes after the header */
 #define IPC_LOG_MAX	2048	   /* bytes of one log line */
@@ -84,6 +84,7 @@ enum imsg_type {
 	IMSG_CTL_PT_CLEAR,    /* mitmctl -> master: empty */
 	IMSG_CTL_HOSTSTAT,    /* master -> mitmctl: ctl_hoststat */
 	IMSG_TICKET_KEYS,     /* master -> tlsworker: ticket_keys */
+	IMSG_WEB_STATUS,      /* master -> webui: web_status */
 	IMSG_MAX
 };
 
@@ -283,6 +284,28 @@ struct ticket_keys {
 struct ctl_hoststat {
 	char	 hs_host[CERT_NAME_MAX + 1];
 	uint32_t hs_count[TLSF_MAX];
+};
+
+/* IMSG_WEB_STATUS: what the status page and /metrics show, sent by
+ * master every few seconds. Totals count since master started. */
+#define WEB_STATUS_PROCS	(CONF_MAX_WORKERS + 5)	/* master included */
+
+struct web_listener {
+	uint32_t    wsl_id;
+	uint32_t    wsl_kind;	/* enum conf_listener_kind */
+	struct addr wsl_addr;
+};
+
+struct web_status {
+	uint64_t	    ws_now_usec;	/* master's wall clock */
+	uint64_t	    ws_start_usec;	/* master's start */
+	uint64_t	    ws_tls_fail[TLSF_MAX];	/* by reason */
+	uint32_t	    ws_passthrough;	/* learned, in force now */
+	uint32_t	    ws_nprocs;
+	uint32_t	    ws_nlisteners;
+	uint32_t	    ws_pad;
+	struct ctl_proc	    ws_procs[WEB_STATUS_PROCS];
+	struct web_listener ws_listeners[CONF_MAX_LISTENERS];
 };
 
 #endif

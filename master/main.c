@@ -306,6 +306,7 @@ master_run(int foreground)
 	control_init();
 	add_events();
 	ticket_init();
+	webstat_init();
 	proc_init_table();
 	proc_start_all();
 	log_info("mitmd starting, pid %d, configuration %s", (int)getpid(),

@@ -16,6 +16,7 @@
 #define MASTER_BACKOFF_MAX_MS	 30000
 #define MASTER_STABLE_SEC	 60	/* a child up this long resets backoff */
 #define MASTER_STATUS_SEC	 1	/* how often children report counters */
+#define MASTER_WEBSTAT_SEC	 2	/* how often webui gets the status */
 #define MASTER_KILL_GRACE_SEC	 2	/* after the drain timeout */
 #define MASTER_TICKET_ROTATE_SEC 3600	/* new session ticket keys */
 
@@ -86,6 +87,10 @@ void	tlsstat_sync_worker(struct ipc_chan *);
 void	tlsstat_ctl_hoststats(struct ipc_chan *, uint32_t reqid);
 void	tlsstat_ctl_list(struct ipc_chan *, uint32_t reqid);
 void	tlsstat_ctl_clear(struct ipc_chan *, uint32_t reqid);
+void	tlsstat_totals(uint64_t *fail, size_t nfail, uint32_t *npt);
+
+/* webstat.c */
+void	webstat_init(void);
 
 /* sink.c: the event sinks webui writes (files and sockets master opens). */
 void	sink_open_all(void);

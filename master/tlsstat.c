@@ -67,6 +67,7 @@ static size_t		   tls_nlearns;
 /* In the order learned; pt_op is PT_ADD in every entry. */
 static struct passthrough  tls_pts[TLSSTAT_PT_MAX];
 static size_t		   tls_npts;
+static uint64_t		   tls_fail_total[TLSF_MAX];	/* since start */
 static int		   tls_pt_full_warned;
 static struct event	  *tls_timer;
 
@@ -447,12 +448,25 @@ tlsstat_on_fail(struct proc *p, struct ipc_msg *m)
 		return;
 	}
 	addr_str(&tf.tf_client, 0, cbuf, sizeof(cbuf));
+	tls_fail_total[tf.tf_reason]++;
 	tls_host_count(tf.tf_host, tf.tf_reason, tls_now());
 	log_debug("tls failure: client=%s host=%s side=%s reason=%s%s", cbuf,
 	    tf.tf_host, tf.tf_side == TLS_SIDE_CLIENT ? "client" : "upstream",
 	    tls_failure_name(tf.tf_reason), tf.tf_alert ? " (alert)" : "");
 	if (tf.tf_side == TLS_SIDE_CLIENT)
 		tls_on_client_fail(&tf, cbuf);
+}
+
+/* For the status page: the failures since start by reason, and the
+ * learned passthroughs in force. */
+void
+tlsstat_totals(uint64_t *fail, size_t nfail, uint32_t *npt)
+{
+	size_t r;
+
+	for (r = 0; r < nfail && r < TLSF_MAX; r++)
+		fail[r] = tls_fail_total[r];
+	*npt = (uint32_t)tls_npts;
 }
 
 /* A (re)started worker learns what the others apply. */

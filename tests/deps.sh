@@ -17,6 +17,9 @@ PKGS=(
 	curl python3 python3-pytest python3-cryptography nginx mandoc systemd
 	iproute2 procps strace util-linux
 	nghttp2-client python3-h2 python3-websockets python3-grpcio
+	python3-prometheus-client
+	# the pages in a real browser (tests/integration/test_pages.py)
+	chromium chromium-driver python3-selenium
 )
 
 missing=()

@@ -86,6 +86,7 @@ webui_ca_facts(struct webui_ca *wc, X509 *x)
 	    strftime(wc->wc_not_after, sizeof(wc->wc_not_after),
 	    "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
 		return (-1);
+	wc->wc_not_after_t = (int64_t)timegm(&tm);
 	if (X509_NAME_get_text_by_NID(X509_get_subject_name(x),
 	    NID_commonName, wc->wc_name, sizeof(wc->wc_name)) < 0)
 		snprintf(wc->wc_name, sizeof(wc->wc_name), "(no name)");

@@ -270,6 +270,28 @@ webui_cert(struct webui *wu, struct evhttp_request *req,
 	}
 }
 
+/* /status and /metrics, from master's last snapshot. */
+static void
+webui_stat_page(struct webui *wu, struct evhttp_request *req,
+    enum webui_page page)
+{
+	struct evbuffer	*b;
+
+	if ((b = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	wu->wu_stat.st_requests = wu->wu_requests;
+	wu->wu_stat.st_events = wu->wu_events;
+	if (page == WEBUI_PAGE_METRICS)
+		webui_buffer(req, b, webui_metrics(b, &wu->wu_stat, &wu->wu_ca),
+		    "text/plain; version=0.0.4; charset=utf-8");
+	else
+		webui_buffer(req, b, webui_status_html(b, &wu->wu_stat,
+		    &wu->wu_ca), "text/html; charset=utf-8");
+	evbuffer_free(b);
+}
+
 static void
 webui_request(struct evhttp_request *req, void *arg)
 {
@@ -303,6 +325,10 @@ webui_request(struct evhttp_request *req, void *arg)
 	case WEBUI_PAGE_CER:
 	case WEBUI_PAGE_MOBILECONFIG:
 		webui_cert(wu, req, page);
+		break;
+	case WEBUI_PAGE_STATUS:
+	case WEBUI_PAGE_METRICS:
+		webui_stat_page(wu, req, page);
 		break;
 	default:
 		webui_text(req, HTTP_NOTFOUND, "Not Found",

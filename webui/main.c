@@ -5,7 +5,8 @@
  * (IMSG_CA_CERT, certd's PEM forwarded by master) whenever certd sends
  * it, before or after READY, and after READY its event sinks
  * (IMSG_CONF_SINK) and one channel per worker (IMSG_PEER) on which the
- * events arrive. Serves the page with evhttp (webui/http.c); see
+ * events arrive, and every few seconds master's status snapshot
+ * (IMSG_WEB_STATUS) for /status and /metrics. Serves the page with evhttp (webui/http.c); see
  * webui/webui.h for the map of its files.
  */
 #include <fcntl.h>
@@ -142,6 +143,17 @@ webui_conf(struct ipc_msg *m, void *arg)
 	}
 }
 
+/* master's snapshot for /status and /metrics (master/webstat.c). */
+static void
+webui_web_status(struct webui *wu, struct ipc_msg *m)
+{
+	static struct web_status ws;	/* large; one event loop */
+
+	if (ipc_get_web_status(m, &ws) == -1 ||
+	    webui_stat_update(&wu->wu_stat, &ws) == -1)
+		log_warnx("status from master: malformed, ignored");
+}
+
 static void
 webui_dispatch(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 {
@@ -153,6 +165,9 @@ webui_dispatch(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 		memset(&st, 0, sizeof(st));
 		st.st_total = wu->wu_requests;
 		ipc_send_status(chan, m->im_hdr.ih_reqid, -1, &st);
+		break;
+	case IMSG_WEB_STATUS:
+		webui_web_status(wu, m);
 		break;
 	case IMSG_SHUTDOWN:
 		/* Nothing here is worth a drain: a page request retries.

@@ -11,7 +11,9 @@
  *
  *   main.c	process setup, sandbox, IPC with master and the workers
  *   http.c	evhttp: the pages
- *   page.c	routes and HTML (pure)
+ *   page.c	routes, the public page, the iOS profile (pure)
+ *   ua.c	the device of a User-Agent, "?os=" (pure, fuzzed)
+ *   status.c	the status page and /metrics from master's snapshot (pure)
  *   ca.c	the CA certificate as served
  *   feed.c	worker channels; one event from arrival to sinks and store
  *   evparse.c	the strict JSON check of an event (pure, fuzzed)
@@ -68,6 +70,18 @@ struct webui_ca {
 	char	 wc_not_after[WEBUI_DATE_MAX];
 	char	 wc_name[WEBUI_NAME_MAX];	/* subject CN */
 	uint8_t	 wc_md[WEBUI_SHA256_LEN];	/* SHA-256 of the DER */
+	int64_t	 wc_not_after_t;	/* the same, seconds since the epoch */
+};
+
+/* status.c: master's last IMSG_WEB_STATUS and what webui derives. */
+struct webui_stat {
+	struct web_status st_ws;
+	int		 st_has;	/* a snapshot came */
+	double		 st_fps;	/* connections a second, last window */
+	uint64_t	 st_prev_total;
+	uint64_t	 st_prev_usec;
+	uint64_t	 st_requests;	/* webui's own, set before rendering */
+	uint64_t	 st_events;
 };
 
 /* The device a page leads with (ua.c). */
@@ -182,6 +196,7 @@ struct webui {
 	size_t			 wu_next_nl;
 	struct webui_ca		 wu_ca;
 	uint64_t		 wu_requests;
+	struct webui_stat	 wu_stat;
 
 	/* the configuration in force, and the set being received */
 	struct conf_global	 wu_conf;
@@ -202,6 +217,14 @@ struct webui {
 /* ca.c: parse certd's PEM; on failure the previous CA stays. */
 int	webui_ca_set(struct webui_ca *, const char *pem, size_t len);
 void	webui_ca_clear(struct webui_ca *);
+
+/* status.c: pure. A snapshot from master: 0, or -1 (refused, the
+ * previous one kept). */
+int	webui_stat_update(struct webui_stat *, const struct web_status *);
+int	webui_status_html(struct evbuffer *, const struct webui_stat *,
+	    const struct webui_ca *);
+int	webui_metrics(struct evbuffer *, const struct webui_stat *,
+	    const struct webui_ca *);
 
 /* ua.c: pure, fuzzed. */
 enum webui_os webui_ua_os(const char *ua, size_t len);

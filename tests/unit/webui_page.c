@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "webui/webui.h"
+#include "tests/unit/evstr.h"
 #include "tests/unit/unit.h"
 
 #define T_PEM_MAX 16384
@@ -58,18 +59,8 @@ page(const struct webui_ca *wc, enum webui_os os)
 {
 	static char	 s[T_PEM_MAX];
 	struct evbuffer	*b = evbuffer_new();
-	size_t		 n;
 
-	s[0] = '\0';
-	if (webui_page_index(b, wc, os) == 0) {
-		n = evbuffer_get_length(b);
-		if (n >= sizeof(s))
-			n = sizeof(s) - 1;
-		evbuffer_remove(b, s, n);
-		s[n] = '\0';
-	}
-	evbuffer_free(b);
-	return (s);
+	return (t_evstr(b, webui_page_index(b, wc, os), s, sizeof(s)));
 }
 
 /* The first link of the page is the download for os, then its steps. */
@@ -118,18 +109,8 @@ profile(const struct webui_ca *wc)
 {
 	static char	 s[T_PEM_MAX];
 	struct evbuffer	*b = evbuffer_new();
-	size_t		 n;
 
-	s[0] = '\0';
-	if (webui_page_mobileconfig(b, wc) == 0) {
-		n = evbuffer_get_length(b);
-		if (n >= sizeof(s))
-			n = sizeof(s) - 1;
-		evbuffer_remove(b, s, n);
-		s[n] = '\0';
-	}
-	evbuffer_free(b);
-	return (s);
+	return (t_evstr(b, webui_page_mobileconfig(b, wc), s, sizeof(s)));
 }
 
 /* The profile: a plist with the DER in base64, UUIDs of the

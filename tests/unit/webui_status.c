@@ -11,6 +11,7 @@
 
 #include "common/addr.h"
 #include "webui/webui.h"
+#include "tests/unit/evstr.h"
 #include "tests/unit/unit.h"
 
 #define T_OUT_MAX 65536
@@ -20,20 +21,9 @@ render(const struct webui_stat *st, const struct webui_ca *wc, int metrics)
 {
 	static char	 s[T_OUT_MAX];
 	struct evbuffer	*b = evbuffer_new();
-	size_t		 n;
-	int		 rv;
 
-	rv = metrics ? webui_metrics(b, st, wc) : webui_status_html(b, st, wc);
-	s[0] = '\0';
-	if (rv == 0) {
-		n = evbuffer_get_length(b);
-		if (n >= sizeof(s))
-			n = sizeof(s) - 1;
-		evbuffer_remove(b, s, n);
-		s[n] = '\0';
-	}
-	evbuffer_free(b);
-	return (s);
+	return (t_evstr(b, metrics ? webui_metrics(b, st, wc) :
+	    webui_status_html(b, st, wc), s, sizeof(s)));
 }
 
 static void

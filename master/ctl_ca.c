@@ -88,9 +88,9 @@ ca_show(const struct ctl_env *env)
 	if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1)
 		ctl_fail("%s: cannot hash the certificate", path);
 	for (i = 0; i < mdlen; i++) {
-		snprintf(fp + 3 * i, 4, "%02X%s", md[i], i + 1 < mdlen ? ":" :
+		snprintf(fp + (size_t)3 * i, 4, "%02X%s", md[i], i + 1 < mdlen ? ":" :
 		    "");
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		snprintf(hex + (size_t)2 * i, 3, "%02x", md[i]);
 	}
 	ca_name(X509_get_subject_name(x), subj, sizeof(subj));
 	ca_name(X509_get_issuer_name(x), iss, sizeof(iss));

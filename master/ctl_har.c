@@ -20,7 +20,7 @@
 #include "common/utf8.h"
 #include "master/ctl.h"
 
-#define HAR_BODY_MAX	(64 * 1024 * 1024)	/* bytes read back, at most */
+#define HAR_BODY_MAX	((size_t)64 * 1024 * 1024)	/* bytes read back, at most */
 #define HAR_VERSION	"1.2"
 
 enum har_col {
@@ -76,7 +76,7 @@ har_capture(sqlite3 *db, int64_t flow, int64_t stream, const char *dir,
 			b->hb_data = nd;
 			b->hb_size = want;
 		}
-		if (n > 0)
+		if (n > 0 && b->hb_data != NULL && p != NULL)
 			memcpy(b->hb_data + b->hb_len, p, n);
 		b->hb_len += n;
 	}

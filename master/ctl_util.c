@@ -164,15 +164,18 @@ ctl_ts_usec(const char *ts)
 {
 	struct tm	 tm;
 	const char	*p;
-	double		 frac = 0, scale = 0.1;
+	double		 frac = 0, scale = 1;
+	int		 i;
 
 	memset(&tm, 0, sizeof(tm));
 	if (ts == NULL || (p = strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm)) ==
 	    NULL)
 		return (0);
 	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-			frac += (*p - '0') * scale;
+		for (i = 1; p[i] >= '0' && p[i] <= '9'; i++) {
+			scale /= 10;
+			frac += (p[i] - '0') * scale;
+		}
 	return ((double)timegm(&tm) * CTL_USEC + frac * CTL_USEC);
 }
 

@@ -97,8 +97,8 @@ token_make(const char *state_dir, const char *path)
 		return (-1);
 	}
 	for (i = 0; i < sizeof(rnd); i++) {
-		text[2 * i] = hex[rnd[i] >> 4];
-		text[2 * i + 1] = hex[rnd[i] & 0xf];
+		text[(size_t)2 * i] = hex[rnd[i] >> 4];
+		text[(size_t)2 * i + 1] = hex[rnd[i] & 0xf];
 	}
 	text[TOKEN_HEX] = '\n';
 	explicit_bzero(rnd, sizeof(rnd));

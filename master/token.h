@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #define TOKEN_BYTES	32
-#define TOKEN_HEX	(TOKEN_BYTES * 2)
+#define TOKEN_HEX	64	/* TOKEN_BYTES in hex */
 #define TOKEN_NAME	"admin.token"
 
 /* Master, as root, at start: the token file exists, is a regular file of

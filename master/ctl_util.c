@@ -30,7 +30,10 @@ ctl_usage_err(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n");
+	fprintf(stderr, "\nusage: mitmctl [-j] [-f config] flows [filters] | "
+	    "flows show id |\n       flows export --har [filters] [-o file] | "
+	    "flows --follow [--host h] |\n       ca show | ca export "
+	    "pem|der|cer [-o file] | token   (see mitmctl(8))\n");
 	exit(CTL_EXIT_USAGE);
 }
 

@@ -470,7 +470,8 @@ main(int argc, char *argv[])
 		return (state_command(&env, sock_given, n, words));
 	}
 	if (strcmp(argv[0], "flows") == 0 || (strcmp(argv[0], "ca") == 0 &&
-	    !(argc == 2 && strcmp(argv[1], "rotate") == 0)))
+	    argc >= 2 && (strcmp(argv[1], "show") == 0 ||
+	    strcmp(argv[1], "export") == 0)))
 		return (state_command(&env, sock_given, argc, argv));
 	n = command_words(&env, argc, argv, words);
 	cmd = ctl_command(n, words);

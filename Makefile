@@ -48,7 +48,7 @@ endif
 PC_decode    := zlib libbrotlidec libzstd msgpack
 PC_common    := libevent openssl libseccomp libcap sqlite3 $(PC_decode)
 PC_master    := libevent libseccomp
-PC_mitmctl   :=
+PC_mitmctl   := libevent libseccomp sqlite3 openssl
 PC_acceptor  := libevent libseccomp libcap
 PC_tlsworker := libevent libevent_openssl openssl libseccomp libcap libnghttp2 \
 		$(PC_decode)
@@ -91,7 +91,7 @@ endef
 $(BUILD)/mitmd: $(call obj,master/main.c) $(BUILD)/libmaster.a $(BUILD)/libcommon.a
 	$(call link,$@,$<,$(BUILD)/libmaster.a,$(PC_master))
 $(BUILD)/mitmctl: $(call obj,master/mitmctl.c) $(BUILD)/libmaster.a $(BUILD)/libcommon.a
-	$(call link,$@,$<,$(BUILD)/libmaster.a,$(PC_master))
+	$(call link,$@,$<,$(BUILD)/libmaster.a,$(PC_mitmctl))
 $(BUILD)/mitmd-%: $(BUILD)/obj/%/main.o $(BUILD)/lib%.a $(BUILD)/libcommon.a
 	$(call link,$@,$<,$(BUILD)/lib$*.a,$(PC_$*))
 

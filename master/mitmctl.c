@@ -2,6 +2,9 @@
  * mitmctl: the command line of a running mitmd, over master's control
  * socket. Plain blocking IPC: one request, then read the answer. Every
  * command prints text for people or, with -j, one JSON object on stdout.
+ * The commands on flows, the CA certificate and the admin token read the
+ * state directory instead (master/ctl_*.c): they work while mitmd is
+ * down, and never write there.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -17,8 +20,11 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "master/conf.h"
+#include "master/ctl.h"
 
 #define MITMCTL_SOCK_DEFAULT CONF_DEF_RUNTIME_DIR "/" CONF_CTL_SOCK_NAME
+#define MITMCTL_CONF_DEFAULT "/etc/mitmd/mitmd.conf"
+#define CTL_WORDS_MAX	     3	/* "passthrough list" and an option */
 #define MITMCTL_USEC	     1000000ULL
 #define MITMCTL_HOST_COL     32 /* width of the HOST column */
 #define MITMCTL_CLIENT_COL   39 /* an IPv6 address in full */
@@ -32,7 +38,14 @@ usage(void)
 	fprintf(stderr, "usage: mitmctl [-j] [-f config | -s socket] "
 	    "command\n"
 	    "commands: status | reload | stop | ca rotate |\n"
-	    "          passthrough list | passthrough clear\n");
+	    "          passthrough list | passthrough clear | token |\n"
+	    "          ca show | ca export pem|der|cer [-o file] |\n"
+	    "          flows [filters] | flows show id | flows --follow |\n"
+	    "          flows export --har [filters] [-o file]\n"
+	    "filters:  --host name|*.domain --method m --status code|Nxx\n"
+	    "          --protocol tcp|tls|http/1.1|http2 --since time\n"
+	    "          --until time --text s --limit n --before id "
+	    "--after id\n");
 	exit(2);
 }
 
@@ -307,9 +320,12 @@ cmd_simple(int fd, uint32_t type, int json)
 	return ok ? 0 : 1;
 }
 
-/* The socket named by a config file: its runtime directory. */
+/* The socket named by a config file (its runtime directory), its state
+ * directory and events socket. Relative paths stay relative: to the
+ * directory mitmctl runs in, as mitmd takes them from the one it
+ * started in. */
 static void
-sock_from_conf(const char *file, char *path, size_t size)
+read_conf(const char *file, char *path, size_t size, struct ctl_env *env)
 {
 	struct mitmd_conf c;
 
@@ -319,6 +335,11 @@ sock_from_conf(const char *file, char *path, size_t size)
 	if (snprintf(path, size, "%s/%s", c.mc_runtime_dir, CONF_CTL_SOCK_NAME)
 	    >= (int)size)
 		fatalx("runtime directory path too long");
+	util_strlcpy(env->ce_state_dir, c.mc_state_dir,
+	    sizeof(env->ce_state_dir));
+	util_strlcpy(env->ce_events_socket, c.mc_events_socket,
+	    sizeof(env->ce_events_socket));
+	env->ce_have_conf = 1;
 	conf_free(&c);
 }
 
@@ -362,12 +383,56 @@ ctl_command(int argc, char *argv[])
 	usage();
 }
 
+/* The commands that read the state directory, not the socket: without
+ * -f, the default configuration names it, if there is one. */
+static int
+state_command(struct ctl_env *env, int sock_given, int argc, char *argv[])
+{
+	char path[CONF_PATH_MAX + sizeof(CONF_CTL_SOCK_NAME) + 1];
+
+	if (!env->ce_have_conf && !sock_given &&
+	    access(MITMCTL_CONF_DEFAULT, R_OK) == 0)
+		read_conf(MITMCTL_CONF_DEFAULT, path, sizeof(path), env);
+	if (strcmp(argv[0], "flows") == 0)
+		return (ctl_flows(env, argc, argv));
+	if (strcmp(argv[0], "ca") == 0)
+		return (ctl_ca(env, argc, argv));
+	return (ctl_token(env, argc, argv));
+}
+
+/* -j anywhere among the command's words; the words left in argv. */
+static int
+command_words(struct ctl_env *env, int argc, char *argv[], char *words[])
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch, i, n = 0;
+
+	if (argc > CTL_WORDS_MAX)
+		usage();
+	optind = 0;	/* GNU getopt: start again on these words */
+	while ((ch = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
+		if (ch != 'j')
+			usage();
+		env->ce_json = 1;
+	}
+	/* argv[0] stays first; the other words are permuted to the end */
+	words[n++] = argv[0];
+	for (i = optind; i < argc; i++)
+		words[n++] = argv[i];
+	return (n);
+}
+
 int
 main(int argc, char *argv[])
 {
-	char	 path[CONF_PATH_MAX + sizeof(CONF_CTL_SOCK_NAME) + 1] =
+	char		 path[CONF_PATH_MAX + sizeof(CONF_CTL_SOCK_NAME) + 1] =
 	    MITMCTL_SOCK_DEFAULT;
-	int	 ch, json = 0, fd, cmd;
+	char		*words[CTL_WORDS_MAX];
+	struct ctl_env	 env;
+	int		 ch, fd, cmd, sock_given = 0, n;
 
 	log_init("mitmctl", 0);
 	ipc_set_role(ROLE_CTL);
@@ -376,35 +441,53 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 
-	while ((ch = getopt_long(argc, argv, "f:js:", longopts, NULL)) != -1) {
+	memset(&env, 0, sizeof(env));
+	util_strlcpy(env.ce_state_dir, CONF_DEF_STATE_DIR,
+	    sizeof(env.ce_state_dir));
+	/* "+": the options before the command; each command takes its own */
+	while ((ch = getopt_long(argc, argv, "+f:js:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
-			sock_from_conf(optarg, path, sizeof(path));
+			read_conf(optarg, path, sizeof(path), &env);
 			break;
 		case 'j':
-			json = 1;
+			env.ce_json = 1;
 			break;
 		case 's':
 			util_strlcpy(path, optarg, sizeof(path));
+			sock_given = 1;
 			break;
 		default:
 			usage();
 		}
 	}
-	cmd = ctl_command(argc - optind, argv + optind);
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	if (strcmp(argv[0], "token") == 0) {
+		n = command_words(&env, argc, argv, words);
+		return (state_command(&env, sock_given, n, words));
+	}
+	if (strcmp(argv[0], "flows") == 0 || (strcmp(argv[0], "ca") == 0 &&
+	    argc >= 2 && (strcmp(argv[1], "show") == 0 ||
+	    strcmp(argv[1], "export") == 0)))
+		return (state_command(&env, sock_given, argc, argv));
+	n = command_words(&env, argc, argv, words);
+	cmd = ctl_command(n, words);
 	fd = ctl_connect(path);
 	switch (cmd) {
 	case CMD_STATUS:
-		return cmd_status(fd, json);
+		return cmd_status(fd, env.ce_json);
 	case CMD_RELOAD:
-		return cmd_simple(fd, IMSG_CTL_RELOAD, json);
+		return cmd_simple(fd, IMSG_CTL_RELOAD, env.ce_json);
 	case CMD_STOP:
-		return cmd_simple(fd, IMSG_CTL_STOP, json);
+		return cmd_simple(fd, IMSG_CTL_STOP, env.ce_json);
 	case CMD_CA_ROTATE:
-		return cmd_simple(fd, IMSG_CTL_CA_ROTATE, json);
+		return cmd_simple(fd, IMSG_CTL_CA_ROTATE, env.ce_json);
 	case CMD_PT_LIST:
-		return cmd_pt_list(fd, json);
+		return cmd_pt_list(fd, env.ce_json);
 	default:
-		return cmd_simple(fd, IMSG_CTL_PT_CLEAR, json);
+		return cmd_simple(fd, IMSG_CTL_PT_CLEAR, env.ce_json);
 	}
 }

@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "master/master.h"
+#include "master/token.h"
 
 #define SETUP_LISTEN_BACKLOG 1024
 #define SETUP_CA_SUBDIR	     "ca"
@@ -234,6 +235,9 @@ setup_dirs(void)
 	setup_join(master->m_store_dir, sizeof(master->m_store_dir),
 	    c->mc_state_dir, SETUP_STORE_SUBDIR);
 	setup_dir(master->m_store_dir, 0700, master->m_uid, master->m_gid);
+	/* The admin token, made once and kept (master/token.c). */
+	if (token_ensure(c->mc_state_dir) == -1)
+		fatalx("cannot make the admin token in %s", c->mc_state_dir);
 	setup_dir(c->mc_runtime_dir, 0755, 0, 0);
 	if (c->mc_chroot[0] != '\0')
 		util_strlcpy(master->m_chroot, c->mc_chroot,

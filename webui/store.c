@@ -15,7 +15,11 @@
  * holds the event loop a few milliseconds at most.
  *
  * Schema version 2 added `decoded`; a version 1 store gets the table the
- * first time this webui opens it, and keeps all it had.
+ * first time this webui opens it, and keeps all it had. Version 3 added
+ * flows.host_rev (the host reversed, in lower case, so that "*.domain"
+ * is a range of an index) and the indexes of the flow queries
+ * (common/flowq.c): an older store gets the column, filled from host,
+ * and the indexes, in the transaction that opens it.
  *
  * Writes are batched: the first event after a commit opens a transaction
  * and arms a STORE_COMMIT_MSEC timer that commits it, so a crash of webui
@@ -49,11 +53,12 @@
 #include <sqlite3.h>
 
 #include "common/decode.h"
+#include "common/flowq.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "webui/webui.h"
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 #define STORE_COMMIT_MSEC	100
 #define STORE_TXN_EVENTS	20000
 #define STORE_RETAIN_MSEC	(60 * 1000ULL)
@@ -89,7 +94,8 @@ static const char store_schema[] =
     " decision TEXT, rule TEXT,"
     " failure_side TEXT, failure_reason TEXT,"
     " close_reason TEXT,"
-    " events INTEGER NOT NULL DEFAULT 0);"
+    " events INTEGER NOT NULL DEFAULT 0,"
+    " host_rev TEXT);"
     "CREATE INDEX IF NOT EXISTS flows_first_ts ON flows(first_ts);"
     "CREATE INDEX IF NOT EXISTS flows_last_ts ON flows(last_ts);"
     "CREATE TABLE IF NOT EXISTS events ("
@@ -107,8 +113,22 @@ static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS decoded ("
     " flow_id INTEGER NOT NULL, stream INTEGER NOT NULL,"
     " dir TEXT NOT NULL, json TEXT NOT NULL,"
-    " PRIMARY KEY (flow_id, stream, dir));"
-    "PRAGMA user_version = 2;";
+    " PRIMARY KEY (flow_id, stream, dir));";
+
+/*
+ * Version 3, after store_host_rev() gave an older store its column: an
+ * index for each filter of common/flowq.c, each ending with first_ts
+ * (then the rowid, flow_id) so that an equality reads its rows in the
+ * order of the pages.
+ */
+static const char store_schema_v3[] =
+    "CREATE INDEX IF NOT EXISTS flows_host_rev ON flows(host_rev, first_ts);"
+    "CREATE INDEX IF NOT EXISTS flows_method ON flows(method, first_ts);"
+    "CREATE INDEX IF NOT EXISTS flows_status ON flows(status, first_ts);"
+    "CREATE INDEX IF NOT EXISTS flows_status_class ON "
+    " flows(status/100, first_ts);"
+    "CREATE INDEX IF NOT EXISTS flows_protocol ON flows(protocol, first_ts);"
+    "PRAGMA user_version = 3;";
 
 enum store_stmt {
 	S_BEGIN,
@@ -148,12 +168,14 @@ static const char *const store_sql[S_MAX] = {
 	 * (?7 status) and a body's last chunk (?8, ?9 its size) add;
 	 * events says which (1: new) */
 	[S_FLOW] = "INSERT INTO flows(flow_id, first_ts, last_ts, client, "
-	    "host, port, protocol, status, req_bytes, resp_bytes, events) "
-	    "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1) "
+	    "host, port, protocol, status, req_bytes, resp_bytes, events, "
+	    "host_rev) "
+	    "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10) "
 	    "ON CONFLICT(flow_id) DO UPDATE SET "
 	    "last_ts = max(last_ts, excluded.last_ts), "
 	    "client = coalesce(excluded.client, client), "
 	    "host = coalesce(excluded.host, host), "
+	    "host_rev = coalesce(excluded.host_rev, host_rev), "
 	    "port = coalesce(excluded.port, port), "
 	    "protocol = coalesce(excluded.protocol, protocol), "
 	    "status = coalesce(status, excluded.status), "
@@ -307,6 +329,49 @@ store_version(sqlite3 *db)
 	return (v);
 }
 
+/* mitmd_host_rev(host): flowq_host_rev() for SQL, to fill the column of
+ * an older store. */
+static void
+store_host_rev_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	char		 rev[FLOWQ_HOST_MAX + 2];
+	const char	*host;
+
+	(void)argc;
+	if ((host = (const char *)sqlite3_value_text(argv[0])) == NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	flowq_host_rev(host, rev, sizeof(rev));
+	sqlite3_result_text(ctx, rev, -1, SQLITE_TRANSIENT);
+}
+
+/* A store older than version 3: flows.host_rev, filled from host. */
+static int
+store_host_rev(sqlite3 *db)
+{
+	sqlite3_stmt	*q;
+	int		 have = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM "
+	    "pragma_table_info('flows') WHERE name = 'host_rev'", -1, &q,
+	    NULL) != SQLITE_OK)
+		return (-1);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		have = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (have)
+		return (0);
+	if (sqlite3_create_function(db, "mitmd_host_rev", 1, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC, NULL, store_host_rev_fn, NULL, NULL) !=
+	    SQLITE_OK)
+		return (-1);
+	log_info("flow store: version 3: adding flows.host_rev");
+	return (store_exec(db, "ALTER TABLE flows ADD COLUMN host_rev TEXT; "
+	    "UPDATE flows SET host_rev = mitmd_host_rev(host) "
+	    "WHERE host IS NOT NULL;"));
+}
+
 /*
  * The pragmas, then the schema. WAL before anything is written; the
  * WAL file stays (PERSIST_WAL) so closing never unlinks it.
@@ -337,7 +402,8 @@ store_setup(struct store *st)
 	}
 	if (store_exec(db, "BEGIN;") == -1)
 		return (-1);
-	if (store_exec(db, store_schema) == -1) {
+	if (store_exec(db, store_schema) == -1 || store_host_rev(db) == -1 ||
+	    store_exec(db, store_schema_v3) == -1) {
 		(void)store_exec(db, "ROLLBACK;");
 		return (-1);
 	}
@@ -490,7 +556,8 @@ store_begin(struct store *st)
 static void
 store_flow(struct store *st, const struct wev *ev)
 {
-	sqlite3_stmt *q = st->st_stmt[S_FLOW];
+	sqlite3_stmt	*q = st->st_stmt[S_FLOW];
+	char		 rev[FLOWQ_HOST_MAX + 2];
 
 	sqlite3_bind_int64(q, 1, ev->we_flow);
 	store_text(q, 2, ev->we_ts);
@@ -507,6 +574,8 @@ store_flow(struct store *st, const struct wev *ev)
 	    ev->we_body_size >= 0)
 		sqlite3_bind_int64(q, ev->we_type == WEV_REQUEST_BODY ? 8 : 9,
 		    ev->we_body_size);
+	flowq_host_rev(ev->we_host, rev, sizeof(rev));
+	store_text(q, 10, rev);
 	if (store_run(st, S_FLOW) != SQLITE_ROW)
 		return;
 	if (sqlite3_column_int64(q, 0) == 1)

@@ -237,7 +237,7 @@ def test_version_1_store_upgraded(fake, tmp_path):
     assert m.stop() == 0
     c = sqlite3.connect(m.db)
     try:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 3
         assert c.execute("SELECT host FROM flows WHERE flow_id = 1"
                          ).fetchone()[0] == "old.test"
     finally:

@@ -110,7 +110,7 @@ test_open(void)
 
 	wu.wu_store = store_open(base, db, 100000, 7);
 	CHECK(wu.wu_store != NULL, "store opened");
-	CHECK(q1("PRAGMA user_version") == 2, "schema version 2");
+	CHECK(q1("PRAGMA user_version") == 3, "schema version 3");
 	CHECK(strcmp(qs("PRAGMA journal_mode"), "wal") == 0, "WAL mode");
 	CHECK(stat(db, &st) == 0, "the database file exists");
 }

@@ -21,21 +21,17 @@ policy_match(const struct conf_rule *rules, size_t nrules, const char *host,
 {
 	size_t	 i;
 
+	/* every field is the match's: nothing of an earlier decision */
+	memset(pd, 0, sizeof(*pd));
 	for (i = 0; i < nrules; i++) {
 		if (!hostpat_match(&rules[i].cr_pat, host))
 			continue;
 		pd->pd_action = rules[i].cr_action;
 		pd->pd_index = rules[i].cr_index;
 		pd->pd_line = rules[i].cr_line;
-		pd->pd_passthrough = 0;
-		pd->pd_reverse = 0;
 		return &rules[i];
 	}
 	pd->pd_action = POLICY_DEFAULT_ACTION;
-	pd->pd_index = 0;
-	pd->pd_line = 0;
-	pd->pd_passthrough = 0;
-	pd->pd_reverse = 0;
 	return NULL;
 }
 

@@ -22,35 +22,47 @@
 static int	     ctl_fd = -1;
 static struct event *ctl_ev;
 
+/* What mitmctl status and the status page say of master itself. */
+void
+control_master_info(struct ctl_proc *cp)
+{
+	memset(cp, 0, sizeof(*cp));
+	cp->cp_role = ROLE_MASTER;
+	cp->cp_pid = (uint32_t)getpid();
+	cp->cp_uid = (uint32_t)geteuid();
+	cp->cp_state = master->m_stopping ? PROC_DRAINING : PROC_RUNNING;
+	cp->cp_start_usec = master->m_start_wall;
+}
+
+/* ... and of one child. */
+void
+control_proc_info(const struct proc *p, struct ctl_proc *cp)
+{
+	memset(cp, 0, sizeof(*cp));
+	cp->cp_role = p->p_role;
+	cp->cp_index = p->p_index;
+	cp->cp_pid = (uint32_t)p->p_pid;
+	cp->cp_uid = (uint32_t)p->p_uid;
+	cp->cp_sandbox = p->p_sandbox;
+	cp->cp_restarts = p->p_restarts;
+	cp->cp_state = p->p_state;
+	cp->cp_open = p->p_status.st_open;
+	cp->cp_total = p->p_status.st_total;
+	cp->cp_cache_hits = p->p_status.st_cache_hits;
+	cp->cp_cache_misses = p->p_status.st_cache_misses;
+	cp->cp_start_usec = p->p_start_wall;
+}
+
 static void
 control_status(struct ipc_chan *c, uint32_t reqid)
 {
 	struct ctl_proc cp;
 	size_t		i;
 
-	memset(&cp, 0, sizeof(cp));
-	cp.cp_role = ROLE_MASTER;
-	cp.cp_pid = (uint32_t)getpid();
-	cp.cp_uid = (uint32_t)geteuid();
-	cp.cp_state = master->m_stopping ? PROC_DRAINING : PROC_RUNNING;
-	cp.cp_start_usec = master->m_start_wall;
+	control_master_info(&cp);
 	ipc_send_ctl_proc(c, reqid, -1, &cp);
 	for (i = 0; i < master->m_nprocs; i++) {
-		const struct proc *p = &master->m_procs[i];
-
-		memset(&cp, 0, sizeof(cp));
-		cp.cp_role = p->p_role;
-		cp.cp_index = p->p_index;
-		cp.cp_pid = (uint32_t)p->p_pid;
-		cp.cp_uid = (uint32_t)p->p_uid;
-		cp.cp_sandbox = p->p_sandbox;
-		cp.cp_restarts = p->p_restarts;
-		cp.cp_state = p->p_state;
-		cp.cp_open = p->p_status.st_open;
-		cp.cp_total = p->p_status.st_total;
-		cp.cp_cache_hits = p->p_status.st_cache_hits;
-		cp.cp_cache_misses = p->p_status.st_cache_misses;
-		cp.cp_start_usec = p->p_start_wall;
+		control_proc_info(&master->m_procs[i], &cp);
 		ipc_send_ctl_proc(c, reqid, -1, &cp);
 	}
 	tlsstat_ctl_hoststats(c, reqid);

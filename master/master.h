@@ -125,6 +125,10 @@ void	kmsg_log_sigsys(struct event_base *, pid_t, const char *label);
 /* control.c */
 void	control_init(void);
 void	control_close(void);
+struct ctl_proc;
+/* One process's line of mitmctl status and of the status page. */
+void	control_master_info(struct ctl_proc *);
+void	control_proc_info(const struct proc *, struct ctl_proc *);
 
 /* main.c */
 int	master_reload(char *errbuf, size_t);

@@ -18,30 +18,11 @@
 
 static struct event *webstat_ev;
 
-static void
-webstat_proc(const struct proc *p, struct ctl_proc *cp)
-{
-	memset(cp, 0, sizeof(*cp));
-	cp->cp_role = p->p_role;
-	cp->cp_index = p->p_index;
-	cp->cp_pid = (uint32_t)p->p_pid;
-	cp->cp_uid = (uint32_t)p->p_uid;
-	cp->cp_sandbox = p->p_sandbox;
-	cp->cp_restarts = p->p_restarts;
-	cp->cp_state = p->p_state;
-	cp->cp_open = p->p_status.st_open;
-	cp->cp_total = p->p_status.st_total;
-	cp->cp_cache_hits = p->p_status.st_cache_hits;
-	cp->cp_cache_misses = p->p_status.st_cache_misses;
-	cp->cp_start_usec = p->p_start_wall;
-}
-
 /* The snapshot; static, it is large and master has one event loop. */
 static void
 webstat_fill(struct web_status *ws)
 {
 	const struct mitmd_conf *c = master->m_conf;
-	struct ctl_proc *cp;
 	size_t		 i;
 
 	memset(ws, 0, sizeof(*ws));
@@ -49,15 +30,10 @@ webstat_fill(struct web_status *ws)
 	ws->ws_start_usec = master->m_start_wall;
 	tlsstat_totals(ws->ws_tls_fail, nitems(ws->ws_tls_fail),
 	    &ws->ws_passthrough);
-	cp = &ws->ws_procs[ws->ws_nprocs++];
-	cp->cp_role = ROLE_MASTER;
-	cp->cp_pid = (uint32_t)getpid();
-	cp->cp_uid = (uint32_t)geteuid();
-	cp->cp_state = master->m_stopping ? PROC_DRAINING : PROC_RUNNING;
-	cp->cp_start_usec = master->m_start_wall;
+	control_master_info(&ws->ws_procs[ws->ws_nprocs++]);
 	for (i = 0; i < master->m_nprocs && ws->ws_nprocs < WEB_STATUS_PROCS;
 	    i++)
-		webstat_proc(&master->m_procs[i],
+		control_proc_info(&master->m_procs[i],
 		    &ws->ws_procs[ws->ws_nprocs++]);
 	for (i = 0; i < c->mc_nlisteners && i < CONF_MAX_LISTENERS; i++) {
 		ws->ws_listeners[i].wsl_id = c->mc_listeners[i].cl_id;

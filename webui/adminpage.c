@@ -163,7 +163,8 @@ admin_qs(const struct admin_form *af, char *buf, size_t size)
 }
 
 static void
-admin_list_form(struct evbuffer *b, const struct admin_form *af)
+admin_list_form(struct evbuffer *b, const struct admin_form *af,
+    const char *link)
 {
 	size_t	 i;
 
@@ -176,8 +177,8 @@ admin_list_form(struct evbuffer *b, const struct admin_form *af)
 		evbuffer_add_printf(b, "\"></label>\n");
 	}
 	evbuffer_add_printf(b, "<button>Filter</button> <a href=\"/\">all"
-	    "</a> <a href=\"/flows.har?");
-	evbuffer_add_printf(b, "\">HAR of this page</a></form>\n");
+	    "</a> <a href=\"/flows.har?%s\">HAR of the first page</a>"
+	    "</form>\n", link);
 }
 
 static const char *
@@ -272,9 +273,10 @@ admin_list_page(struct webui *wu, struct evhttp_request *req,
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
+	admin_qs(&af, link, sizeof(link));
 	admin_html_head(b, "Flows");
 	evbuffer_add_printf(b, "<h1>Flows</h1>\n");
-	admin_list_form(b, &af);
+	admin_list_form(b, &af, link);
 	if (admin_query(&fq, qs, (int64_t)time(NULL), err, sizeof(err)) ==
 	    -1 || flowq_resolve(&fq, db, err, sizeof(err)) == -1) {
 		evbuffer_add_printf(b, "<p class=\"err\">");
@@ -288,7 +290,6 @@ admin_list_page(struct webui *wu, struct evhttp_request *req,
 	/* AFTER pages come oldest first. */
 	older = fq.fq_page == FLOWQ_AFTER ? first : last;
 	newer = fq.fq_page == FLOWQ_AFTER ? last : first;
-	admin_qs(&af, link, sizeof(link));
 	evbuffer_add_printf(b, "<nav><a href=\"/?%s\">newest</a>", link);
 	if (n > 0 && (fq.fq_page != FLOWQ_FIRST))
 		evbuffer_add_printf(b, "<a href=\"/?%safter=%lld\">newer</a>",

@@ -370,6 +370,7 @@ def test_list_page_without_js(env):
     page = body.decode()
     assert page.count("<tr><td><a href=\"/flows/") == 3
     assert f'value="{RUN}"' in page
+    assert f'href="/flows.har?text={RUN}&limit=3&"' in page
     m = re.search(r'href="/\?([^"]*before=\d+)">older', page)
     assert m, page
     st, _, body2 = a.get("/?" + m.group(1).replace("&amp;", "&"), tok)

@@ -53,7 +53,7 @@ PC_acceptor  := libevent libseccomp libcap
 PC_tlsworker := libevent libevent_openssl openssl libseccomp libcap libnghttp2 \
 		$(PC_decode)
 PC_certd     := libevent openssl libseccomp libcap
-PC_webui     := libevent openssl libseccomp libcap sqlite3 $(PC_decode)
+PC_webui     := libevent libevent_openssl openssl libseccomp libcap sqlite3 $(PC_decode)
 pc_cflags = $(if $(1),$(shell $(PKG_CONFIG) --cflags $(1)))
 pc_libs   = $(if $(1),$(shell $(PKG_CONFIG) --libs $(1)))
 

@@ -70,6 +70,31 @@ certd_peer(struct certd *cd, struct ipc_msg *m)
 	m->im_fd = -1;
 }
 
+/*
+ * master's one request: the admin listener's leaf (master/admin.c). The
+ * leaf key goes with it, as to a worker; the CA key never leaves.
+ */
+static void
+certd_master_req(struct certd *cd, struct ipc_chan *chan, struct ipc_msg *m)
+{
+	const struct certd_leafkey *lf = &cd->cd_issuer.is_leaf;
+	struct cert_req	 rq;
+	struct cert_rep	 rep;
+	struct leaf_key	 lk;
+	const uint8_t	*der;
+	size_t		 derlen;
+
+	if (ipc_get_cert_req(m, &rq) == -1)
+		return;
+	certd_answer(cd, &rq, 0, m->im_hdr.ih_reqid, &rep, &der, &derlen);
+	memset(&lk, 0, sizeof(lk));
+	lk.lk_gen = lf->lf_gen;
+	if (ipc_send_blob(chan, IMSG_LEAF_KEY, 0, &lk, sizeof(lk), lf->lf_der,
+	    lf->lf_derlen) == -1 || ipc_send_blob(chan, IMSG_CERT_REP,
+	    m->im_hdr.ih_reqid, &rep, sizeof(rep), der, derlen) == -1)
+		log_warn("cannot answer master's certificate request");
+}
+
 static void
 certd_dispatch(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 {
@@ -86,6 +111,9 @@ certd_dispatch(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 		break;
 	case IMSG_CA_ROTATE:
 		certd_rotate(cd);
+		break;
+	case IMSG_CERT_REQ:
+		certd_master_req(cd, chan, m);
 		break;
 	case IMSG_STATUS_REQ:
 		certd_status(cd, &st);

@@ -235,3 +235,16 @@ cidr_str(const struct cidr *c, char *buf, size_t len)
 		snprintf(buf, len, "%s/%u", ip, (unsigned)c->c_prefix);
 	return (buf);
 }
+
+int
+addr_is_loopback(const struct addr *a)
+{
+	static const char *const blocks[] = { "127.0.0.0/8", "::1/128" };
+	struct cidr	 c;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
+		if (cidr_parse(blocks[i], &c) == 0 && cidr_match(&c, a))
+			return (1);
+	return (0);
+}

@@ -41,5 +41,7 @@ int	 cidr_parse(const char *, struct cidr *);
  * IPv4 blocks. */
 int	 cidr_match(const struct cidr *, const struct addr *);
 const char *cidr_str(const struct cidr *, char *, size_t);
+/* 1 for 127.0.0.0/8, ::1 and IPv4-mapped 127.0.0.0/8. */
+int	 addr_is_loopback(const struct addr *);
 
 #endif

@@ -52,6 +52,10 @@
  * what a worker keeps beyond them */
 #define CONF_FDS_PER_CONN	6
 #define CONF_FDS_RESERVE	64
+/* The admin listener (webui/admin.c): clients it serves, the token */
+#define CONF_ADMIN_ALLOW_MAX	16
+#define CONF_ADMIN_TOKEN_LEN	64	/* hex digits, as master/token.c */
+#define CONF_ADMIN_PEM_MAX	16384	/* "admin certificate" or "key" */
 
 enum conf_action {
 	ACTION_BLOCK = 1,
@@ -79,6 +83,16 @@ enum conf_listener_kind {
 	LISTENER_PROXY = 1, /* explicit proxy: CONNECT and absolute-form */
 	LISTENER_WEBUI,	    /* the public page */
 	LISTENER_REVERSE,   /* TLS from clients, relayed to one upstream */
+	LISTENER_ADMIN,	    /* the admin pages, HTTPS, with the token */
+};
+
+/* IMSG_CONF_ADMIN: who may use the admin listener and the token it
+ * asks for. cad_nallow 0: loopback alone (127.0.0.0/8, ::1). */
+struct conf_admin {
+	uint32_t    cad_nallow;
+	uint32_t    cad_pad;
+	struct cidr cad_allow[CONF_ADMIN_ALLOW_MAX];
+	char	    cad_token[CONF_ADMIN_TOKEN_LEN + 8];	/* NUL-ended */
 };
 
 /* IMSG_CONF_GLOBAL: settings every child may need. */

@@ -138,6 +138,7 @@ IPC_FIXED(ctl_pt, IMSG_CTL_PT, struct passthrough)
 IPC_EMPTY(ctl_pt_clear, IMSG_CTL_PT_CLEAR)
 IPC_FIXED(ctl_hoststat, IMSG_CTL_HOSTSTAT, struct ctl_hoststat)
 IPC_FIXED(web_status, IMSG_WEB_STATUS, struct web_status)
+IPC_FIXED(conf_admin, IMSG_CONF_ADMIN, struct conf_admin)
 
 /* Variable-length messages: a fixed part then text, no NUL on the wire. */
 int	ipc_send_log(struct ipc_chan *, int prio, uint32_t flags, const char *);

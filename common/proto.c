@@ -69,10 +69,10 @@ static const struct ipc_rule ipc_rules[IMSG_MAX] = {
 	    sizeof(struct ctl_result) + IPC_TEXT_MAX, FD_NO },
 	[IMSG_CONF_SINK] = { "CONF_SINK", M, U, FIXED(struct conf_sink),
 	    FD_YES },
-	[IMSG_LEAF_KEY] = { "LEAF_KEY", C, W, sizeof(struct leaf_key) + 1,
+	[IMSG_LEAF_KEY] = { "LEAF_KEY", C, W | M, sizeof(struct leaf_key) + 1,
 	    sizeof(struct leaf_key) + IPC_DER_MAX, FD_NO },
-	[IMSG_CERT_REQ] = { "CERT_REQ", W, C, FIXED(struct cert_req), FD_NO },
-	[IMSG_CERT_REP] = { "CERT_REP", C, W, sizeof(struct cert_rep),
+	[IMSG_CERT_REQ] = { "CERT_REQ", W | M, C, FIXED(struct cert_req), FD_NO },
+	[IMSG_CERT_REP] = { "CERT_REP", C, W | M, sizeof(struct cert_rep),
 	    sizeof(struct cert_rep) + IPC_DER_MAX, FD_NO },
 	[IMSG_CA_ROTATE] = { "CA_ROTATE", M, C, 0, 0, FD_NO },
 	[IMSG_TLS_FAIL] = { "TLS_FAIL", W, M, FIXED(struct tls_fail), FD_NO },
@@ -89,6 +89,10 @@ static const struct ipc_rule ipc_rules[IMSG_MAX] = {
 	    FD_NO },
 	[IMSG_WEB_STATUS] = { "WEB_STATUS", M, U, FIXED(struct web_status),
 	    FD_NO },
+	[IMSG_CONF_ADMIN] = { "CONF_ADMIN", M, U, FIXED(struct conf_admin),
+	    FD_NO },
+	[IMSG_ADMIN_CERT] = { "ADMIN_CERT", M, U, sizeof(struct admin_cert) +
+	    2, sizeof(struct admin_cert) + ADMIN_CERT_MAX, FD_NO },
 };
 
 static const char *tls_failure_names[TLSF_MAX] = {

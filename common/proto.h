@@ -11,6 +11,8 @@
  *   acceptor  <-> every tlsworker                           (IMSG_PEER)
  *   certd     <-> every tlsworker: leaf certificates        (IMSG_PEER)
  *   tlsworker  -> webui: events                             (IMSG_PEER)
+ *   master     -> certd: the admin listener's leaf (IMSG_CERT_REQ; certd
+ *                 answers IMSG_LEAF_KEY and IMSG_CERT_REP on that channel)
  *   mitmctl   <-> master                                    (control socket)
  */
 #ifndef MITMD_PROTO_H
@@ -21,7 +23,7 @@
 #include "common/addr.h"
 #include "common/conf.h"
 
-#define IPC_VERSION	11
+#define IPC_VERSION	12
 #define IPC_CHILD_FD	3	   /* a child's channel to master */
 #define IPC_MAX_PAYLOAD 65536	   /* bytes after the header */
 #define IPC_LOG_MAX	2048	   /* bytes of one log line */
@@ -85,6 +87,9 @@ enum imsg_type {
 	IMSG_CTL_HOSTSTAT,    /* master -> mitmctl: ctl_hoststat */
 	IMSG_TICKET_KEYS,     /* master -> tlsworker: ticket_keys */
 	IMSG_WEB_STATUS,      /* master -> webui: web_status */
+	/* issue 6: the admin pages */
+	IMSG_CONF_ADMIN,      /* master -> webui: conf_admin */
+	IMSG_ADMIN_CERT,      /* master -> webui: admin_cert + cert + key */
 	IMSG_MAX
 };
 
@@ -307,5 +312,22 @@ struct web_status {
 	struct ctl_proc	    ws_procs[WEB_STATUS_PROCS];
 	struct web_listener ws_listeners[CONF_MAX_LISTENERS];
 };
+
+/* IMSG_ADMIN_CERT: the admin listener's certificate and its key, one
+ * after the other: PEM from "admin certificate" (the chain may follow
+ * the certificate), or DER from certd (a leaf of the mitmd CA, whose
+ * certificate webui has from IMSG_CA_CERT). Never the CA key. */
+enum admin_cert_format {
+	ADMIN_CERT_PEM = 1,
+	ADMIN_CERT_DER,
+};
+
+struct admin_cert {
+	uint32_t ac_format;	/* enum admin_cert_format */
+	uint32_t ac_certlen;
+	uint32_t ac_keylen;
+	uint32_t ac_pad;
+};
+#define ADMIN_CERT_MAX	((size_t)2 * CONF_ADMIN_PEM_MAX)	/* both, in bytes */
 
 #endif

@@ -36,6 +36,18 @@ struct mitmd_conf {
 	 * "" when not configured. Changing them takes a restart. */
 	char	mc_events_file[CONF_PATH_MAX];	 /* "events file" */
 	char	mc_events_socket[CONF_PATH_MAX]; /* "events socket" */
+	/* issue 6: the admin listener ("admin ..."); its listener is in
+	 * mc_listeners, kind LISTENER_ADMIN */
+	struct conf_allow mc_admin_allow[CONF_ADMIN_ALLOW_MAX];
+	size_t	mc_nadmin_allow;	/* 0: loopback alone */
+	char	mc_admin_cert[CONF_PATH_MAX];	/* "": a leaf from certd */
+	char	mc_admin_key[CONF_PATH_MAX];
+	int	mc_admin_cert_line;
+	/* their contents, read by conf_admin_load (heap, conf_free) */
+	char	*mc_admin_cert_pem;
+	size_t	 mc_admin_cert_len;
+	char	*mc_admin_key_pem;
+	size_t	 mc_admin_key_len;
 };
 
 /* Parse a file; errors are logged as "file:line: message" with log_warnx.
@@ -57,5 +69,9 @@ size_t	conf_default_allow(struct conf_allow *, size_t max);
  * as a loud WARNING). Master calls it at start, after each reload and
  * for -n; it only logs. */
 void	conf_warnings(const struct mitmd_conf *);
+/* master/admin.c: read "admin certificate" and "key"; -1 with a logged
+ * "file:line: admin certificate "PATH": reason" when one cannot be
+ * read or holds no PEM of its kind. */
+int	conf_admin_load(struct mitmd_conf *);
 
 #endif

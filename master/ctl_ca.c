@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/flowr.h"
 #include "master/ctl.h"
 #include "master/token.h"
 
@@ -100,11 +101,11 @@ ca_show(const struct ctl_env *env)
 	X509_free(x);
 	if (env->ce_json) {
 		printf("{\"path\": ");
-		ctl_json_str(stdout, path);
+		flowr_json_str(stdout, path);
 		printf(", \"subject\": ");
-		ctl_json_str(stdout, subj);
+		flowr_json_str(stdout, subj);
 		printf(", \"issuer\": ");
-		ctl_json_str(stdout, iss);
+		flowr_json_str(stdout, iss);
 		printf(", \"sha256\": \"%s\", \"sha256_hex\": \"%s\", "
 		    "\"not_before\": \"%s\", \"not_after\": \"%s\", "
 		    "\"expires_in_days\": %lld}\n", fp, hex, nb, na, days);

@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "common/flowq.h"
+#include "common/flowr.h"
 #include "common/util.h"
 #include "master/ctl.h"
 
@@ -29,146 +30,6 @@
 #define CTL_LINE_MAX	65536	/* an event is at most 60000 bytes */
 #define CTL_DECODED_SHOW 4096	/* of a decoded body, in the text view */
 #define CTL_HAR_LIMIT	FLOWQ_LIMIT_MAX
-
-/* A short description of an event, from its JSON (J: an SQL expression). */
-#define CTL_DETAIL(J)							\
-	"coalesce(CASE json_extract(" J ", '$.type') "			\
-	"WHEN 'connect_received' THEN coalesce(json_extract(" J ", "	\
-	"'$.method'), '-') || ' ' || json_extract(" J ", '$.mode') "	\
-	"WHEN 'connect_decision' THEN json_extract(" J ", '$.action') "	\
-	"|| ' rule ' || json_extract(" J ", '$.rule') "			\
-	"WHEN 'tls_handshake_started' THEN json_extract(" J ", "	\
-	"'$.side') || ' sni ' || coalesce(json_extract(" J ", '$.sni'), "\
-	"'-') "								\
-	"WHEN 'tls_handshake_succeeded' THEN json_extract(" J ", "	\
-	"'$.side') || ' ' || json_extract(" J ", '$.tls_version') || ' ' "\
-	"|| json_extract(" J ", '$.cipher') || ' alpn ' || "		\
-	"coalesce(json_extract(" J ", '$.alpn'), '-') "			\
-	"WHEN 'tls_handshake_failed' THEN json_extract(" J ", '$.side') "\
-	"|| ' ' || json_extract(" J ", '$.tls_failure_reason') || ': ' "	\
-	"|| coalesce(json_extract(" J ", '$.detail'), '') "		\
-	"WHEN 'request_headers' THEN '#' || json_extract(" J ", "	\
-	"'$.stream') || ' ' || json_extract(" J ", '$.method') || ' ' || "\
-	"coalesce(json_extract(" J ", '$.url'), json_extract(" J ", "	\
-	"'$.target')) "							\
-	"WHEN 'response_headers' THEN '#' || json_extract(" J ", "	\
-	"'$.stream') || ' ' || json_extract(" J ", '$.status') || ' ' || "\
-	"json_extract(" J ", '$.reason') "				\
-	"WHEN 'request_body_chunk' THEN '#' || json_extract(" J ", "	\
-	"'$.stream') || ' ' || json_extract(" J ", '$.size') || ' bytes' "\
-	"|| iif(json_extract(" J ", '$.last'), ', last, body ' || "	\
-	"json_extract(" J ", '$.body_size'), '') "			\
-	"WHEN 'response_body_chunk' THEN '#' || json_extract(" J ", "	\
-	"'$.stream') || ' ' || json_extract(" J ", '$.size') || ' bytes' "\
-	"|| iif(json_extract(" J ", '$.last'), ', last, body ' || "	\
-	"json_extract(" J ", '$.body_size'), '') "			\
-	"WHEN 'ws_message' THEN '#' || json_extract(" J ", '$.stream') "\
-	"|| ' ' || json_extract(" J ", '$.from') || ' ' || "		\
-	"json_extract(" J ", '$.opcode') || ' ' || json_extract(" J ", "	\
-	"'$.length') || ' bytes' "					\
-	"WHEN 'sse_event' THEN '#' || json_extract(" J ", '$.stream') "	\
-	"|| ' ' || json_extract(" J ", '$.event') || ' ' || "		\
-	"json_extract(" J ", '$.data_size') || ' bytes' "		\
-	"WHEN 'grpc_message' THEN '#' || json_extract(" J ", '$.stream') "\
-	"|| ' ' || json_extract(" J ", '$.from') || ' message ' || "	\
-	"json_extract(" J ", '$.index') || ' ' || coalesce(json_extract("\
-	J ", '$.length') || ' bytes', json_extract(" J ", '$.error')) "	\
-	"WHEN 'stream_closed' THEN json_extract(" J ", '$.reason') || "	\
-	"', in ' || json_extract(" J ", '$.bytes_in') || ', out ' || "	\
-	"json_extract(" J ", '$.bytes_out') "				\
-	"END, '')"
-
-/* The first value of a header field of a head event (lower-case name). */
-#define CTL_HDR(J, NAME)						\
-	"(SELECT json_extract(h.value, '$[1]') FROM json_each(" J ", "	\
-	"'$.headers') AS h WHERE lower(json_extract(h.value, '$[0]')) = "\
-	"'" NAME "' LIMIT 1)"
-
-/* Header fields of a head event as HAR has them: [{name, value}]. */
-#define CTL_HEADERS(J)							\
-	"(SELECT json_group_array(json_object('name', "			\
-	"json_extract(h.value, '$[0]'), 'value', json_extract(h.value, "\
-	"'$[1]'))) FROM json_each(" J ", '$.headers') AS h)"
-
-static const char ctl_flow_sql[] =
-    "SELECT flow_id, first_ts, last_ts, client, host, port, protocol, "
-    "method, url, status, requests, req_bytes, resp_bytes, bytes_in, "
-    "bytes_out, decision, rule, close_reason, events FROM flows "
-    "WHERE flow_id = ?1";
-
-static const char ctl_tls_sql[] =
-    "SELECT tls_client_version AS client_version, tls_client_cipher AS "
-    "client_cipher, (SELECT json_extract(json, '$.alpn') FROM events "
-    "WHERE flow_id = ?1 AND type = 'tls_handshake_succeeded' AND "
-    "json_extract(json, '$.side') = 'client') AS client_alpn, "
-    "(SELECT json_extract(json, '$.sni') FROM events WHERE flow_id = ?1 "
-    "AND type = 'tls_handshake_started' AND json_extract(json, '$.side') "
-    "= 'client') AS client_sni, tls_upstream_version AS upstream_version, "
-    "tls_upstream_cipher AS upstream_cipher, (SELECT json_extract(json, "
-    "'$.alpn') FROM events WHERE flow_id = ?1 AND type = "
-    "'tls_handshake_succeeded' AND json_extract(json, '$.side') = "
-    "'upstream') AS upstream_alpn, failure_side, failure_reason, "
-    "(SELECT json_extract(json, '$.detail') FROM events WHERE flow_id = "
-    "?1 AND type = 'tls_handshake_failed') AS failure_detail "
-    "FROM flows WHERE flow_id = ?1";
-
-/*
- * The exchanges of a flow, one row each: its request head, the last
- * response head of its stream, the last chunks of both bodies, and
- * what the decoder chain made of them. Shared with ctl_har.c.
- */
-const char ctl_exchange_sql[] =
-    "WITH r AS (SELECT seq, ts, json, json_extract(json, '$.stream') AS "
-    " stream FROM events WHERE flow_id = ?1 AND type = 'request_headers'),"
-    "x AS (SELECT r.*, "
-    " (SELECT max(seq) FROM events WHERE flow_id = ?1 AND type = "
-    "  'response_headers' AND json_extract(json, '$.stream') = r.stream) "
-    "  AS pseq, "
-    " (SELECT max(seq) FROM events WHERE flow_id = ?1 AND type = "
-    "  'request_body_chunk' AND json_extract(json, '$.stream') = r.stream "
-    "  AND json_extract(json, '$.last')) AS qbseq, "
-    " (SELECT max(seq) FROM events WHERE flow_id = ?1 AND type = "
-    "  'response_body_chunk' AND json_extract(json, '$.stream') = r.stream "
-    "  AND json_extract(json, '$.last')) AS pbseq FROM r) "
-    "SELECT x.stream AS stream, x.ts AS started, "
-    " json_extract(x.json, '$.method') AS method, "
-    " json_extract(x.json, '$.url') AS url, "
-    " json_extract(x.json, '$.target') AS target, "
-    " json_extract(x.json, '$.http_version') AS http_version, "
-    " " CTL_HEADERS("x.json") " AS request_headers_json, "
-    " json_extract(qb.json, '$.body_size') AS request_body_size, "
-    " json_extract(qb.json, '$.body_sha256') AS request_body_sha256, "
-    " (SELECT json(json) FROM decoded WHERE flow_id = ?1 AND stream = "
-    "  x.stream AND dir = 'request') AS request_decoded_json, "
-    " p.ts AS response_ts, json_extract(p.json, '$.status') AS status, "
-    " json_extract(p.json, '$.reason') AS reason, "
-    " json_extract(p.json, '$.http_version') AS response_http_version, "
-    " iif(p.json IS NULL, NULL, " CTL_HEADERS("p.json") ") AS "
-    " response_headers_json, "
-    " json_extract(pb.json, '$.body_size') AS response_body_size, "
-    " json_extract(pb.json, '$.body_sha256') AS response_body_sha256, "
-    " (SELECT json(json) FROM decoded WHERE flow_id = ?1 AND stream = "
-    "  x.stream AND dir = 'response') AS response_decoded_json, "
-    " coalesce(pb.ts, p.ts, qb.ts, x.ts) AS ended, qb.ts AS request_ended, "
-    " " CTL_HDR("x.json", "content-type") " AS request_content_type, "
-    " " CTL_HDR("x.json", "content-encoding") " AS "
-    " request_content_encoding, "
-    " " CTL_HDR("p.json", "content-type") " AS response_content_type, "
-    " " CTL_HDR("p.json", "content-encoding") " AS "
-    " response_content_encoding, "
-    " " CTL_HDR("p.json", "location") " AS location "
-    "FROM x LEFT JOIN events AS p ON p.flow_id = ?1 AND p.seq = x.pseq "
-    "LEFT JOIN events AS qb ON qb.flow_id = ?1 AND qb.seq = x.qbseq "
-    "LEFT JOIN events AS pb ON pb.flow_id = ?1 AND pb.seq = x.pbseq "
-    "ORDER BY x.seq";
-
-static const char ctl_kind_sql[] =
-    "SELECT json_group_array(json(json)) FROM (SELECT json FROM events "
-    "WHERE flow_id = ?1 AND type = ?2 ORDER BY seq)";
-
-static const char ctl_timeline_sql[] =
-    "SELECT seq, ts, type, " CTL_DETAIL("json") " AS detail, "
-    "json(json) AS event_json FROM events WHERE flow_id = ?1 ORDER BY seq";
 
 static sqlite3_stmt *
 ctl_prepare(sqlite3 *db, const char *sql, int64_t flow)
@@ -228,90 +89,30 @@ ctl_list(struct ctl_env *env, struct flowq *fq)
 	sqlite3		*db = ctl_store_open(env);
 	sqlite3_stmt	*q;
 	char		 sql[FLOWQ_SQL_MAX], err[FLOWQ_ERR_MAX];
-	int64_t		 last = 0;
-	uint32_t	 n = 0;
 
+	if (env->ce_json) {
+		if (flowr_list_json(db, fq, stdout, err, sizeof(err)) == -1)
+			ctl_fail("%s", err);
+		goto done;
+	}
 	if (flowq_resolve(fq, db, err, sizeof(err)) == -1)
 		ctl_fail("%s", err);
 	if (flowq_sql(fq, sql, sizeof(sql)) == -1 ||
 	    sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK ||
 	    flowq_bind(fq, q) == -1)
 		ctl_sql_fail(db, "the flow list");
-	if (env->ce_json)
-		printf("{\"flows\": [");
-	else
-		printf("%-16s %-19s %-8s %-7s %6s %-*s %s\n", "ID", "TIME",
-		    "PROTO", "METHOD", "STATUS", CTL_HOST_COL, "HOST", "URL");
-	while (ctl_step(db, q)) {
-		last = sqlite3_column_int64(q, FQC_ID);
-		if (env->ce_json) {
-			printf("%s\n  ", n ? "," : "");
-			ctl_json_row(stdout, q);
-		} else
-			ctl_list_text_row(q);
-		n++;
-	}
-	/* A full page: there may be more, from the last one on. */
-	if (env->ce_json) {
-		printf("%s], \"count\": %u, \"%s\": ", n ? "\n" : "", n,
-		    fq->fq_page == FLOWQ_AFTER ? "next_after" : "next_before");
-		if (n == fq->fq_limit)
-			printf("%lld}\n", (long long)last);
-		else
-			printf("null}\n");
-	}
+	printf("%-16s %-19s %-8s %-7s %6s %-*s %s\n", "ID", "TIME", "PROTO",
+	    "METHOD", "STATUS", CTL_HOST_COL, "HOST", "URL");
+	while (ctl_step(db, q))
+		ctl_list_text_row(q);
 	sqlite3_finalize(q);
+done:
 	sqlite3_close(db);
 	ctl_output_close(stdout, NULL);
 	return (0);
 }
 
 /* --- flows show ID ------------------------------------------------------ */
-
-static void
-ctl_show_json(sqlite3 *db, int64_t id)
-{
-	static const char *const kinds[][2] = {
-		{ "websocket", "ws_message" },
-		{ "sse", "sse_event" },
-		{ "grpc", "grpc_message" },
-	};
-	sqlite3_stmt	*q;
-	size_t		 i;
-	int		 n;
-
-	printf("{\"flow\": ");
-	q = ctl_prepare(db, ctl_flow_sql, id);
-	ctl_step(db, q);
-	ctl_json_row(stdout, q);
-	sqlite3_finalize(q);
-	printf(",\n\"tls\": ");
-	q = ctl_prepare(db, ctl_tls_sql, id);
-	ctl_step(db, q);
-	ctl_json_row(stdout, q);
-	sqlite3_finalize(q);
-	printf(",\n\"exchanges\": [");
-	q = ctl_prepare(db, ctl_exchange_sql, id);
-	for (n = 0; ctl_step(db, q); n++) {
-		printf("%s\n  ", n ? "," : "");
-		ctl_json_row(stdout, q);
-	}
-	sqlite3_finalize(q);
-	printf("]");
-	for (i = 0; i < nitems(kinds); i++) {
-		q = ctl_prepare(db, ctl_kind_sql, id);
-		sqlite3_bind_text(q, 2, kinds[i][1], -1, SQLITE_STATIC);
-		ctl_step(db, q);
-		printf(",\n\"%s\": %s", kinds[i][0], ctl_col(q, 0));
-		sqlite3_finalize(q);
-	}
-	printf(",\n\"events\": [");
-	q = ctl_prepare(db, ctl_timeline_sql, id);
-	for (n = 0; ctl_step(db, q); n++)
-		printf("%s\n  %s", n ? "," : "", ctl_col(q, 4));
-	sqlite3_finalize(q);
-	printf("]}\n");
-}
 
 /* The header fields of one head event, "> Name: value". */
 static void
@@ -353,18 +154,18 @@ ctl_show_text(sqlite3 *db, int64_t id)
 	int64_t		 stream;
 	int		 i;
 
-	q = ctl_prepare(db, ctl_flow_sql, id);
+	q = ctl_prepare(db, flowr_flow_sql, id);
 	ctl_step(db, q);
 	for (i = 0; i < sqlite3_column_count(q); i++)
 		printf("%-14s %s\n", sqlite3_column_name(q, i), ctl_col(q, i));
 	sqlite3_finalize(q);
 	printf("\nTLS\n");
-	q = ctl_prepare(db, ctl_tls_sql, id);
+	q = ctl_prepare(db, flowr_tls_sql, id);
 	ctl_step(db, q);
 	for (i = 0; i < sqlite3_column_count(q); i++)
 		printf("%-16s %s\n", sqlite3_column_name(q, i), ctl_col(q, i));
 	sqlite3_finalize(q);
-	q = ctl_prepare(db, ctl_exchange_sql, id);
+	q = ctl_prepare(db, flowr_exchange_sql, id);
 	while (ctl_step(db, q)) {
 		stream = sqlite3_column_int64(q, 0);
 		printf("\nexchange %lld, %s\n", (long long)stream,
@@ -383,7 +184,7 @@ ctl_show_text(sqlite3 *db, int64_t id)
 	}
 	sqlite3_finalize(q);
 	printf("\nEVENTS\n");
-	q = ctl_prepare(db, ctl_timeline_sql, id);
+	q = ctl_prepare(db, flowr_timeline_sql, id);
 	while (ctl_step(db, q))
 		printf("%4s %s %-23s %s\n", ctl_col(q, 0), ctl_col(q, 1),
 		    ctl_col(q, 2), ctl_col(q, 3));
@@ -410,13 +211,14 @@ ctl_show(struct ctl_env *env, const char *arg)
 	sqlite3		*db = ctl_store_open(env);
 	sqlite3_stmt	*q;
 
-	q = ctl_prepare(db, ctl_flow_sql, id);
+	q = ctl_prepare(db, flowr_flow_sql, id);
 	if (!ctl_step(db, q))
 		ctl_fail("flow %lld is not in the store", (long long)id);
 	sqlite3_finalize(q);
-	if (env->ce_json)
-		ctl_show_json(db, id);
-	else
+	if (env->ce_json) {
+		if (flowr_show_json(db, id, stdout) == -1)
+			ctl_sql_fail(db, "the flow");
+	} else
 		ctl_show_text(db, id);
 	sqlite3_close(db);
 	ctl_output_close(stdout, NULL);
@@ -429,23 +231,17 @@ static int
 ctl_export(struct ctl_env *env, struct flowq *fq, const char *out)
 {
 	sqlite3		*db = ctl_store_open(env);
-	sqlite3_stmt	*q;
-	char		 sql[FLOWQ_SQL_MAX], err[FLOWQ_ERR_MAX];
+	char		 err[FLOWQ_ERR_MAX];
 	int64_t		 ids[FLOWQ_LIMIT_MAX];
 	size_t		 n = 0;
 	FILE		*f;
 
-	if (flowq_resolve(fq, db, err, sizeof(err)) == -1)
+	if (flowr_list_ids(db, fq, ids, nitems(ids), &n, err, sizeof(err)) ==
+	    -1)
 		ctl_fail("%s", err);
-	if (flowq_sql(fq, sql, sizeof(sql)) == -1 ||
-	    sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK ||
-	    flowq_bind(fq, q) == -1)
-		ctl_sql_fail(db, "the flow list");
-	while (n < nitems(ids) && ctl_step(db, q))
-		ids[n++] = sqlite3_column_int64(q, FQC_ID);
-	sqlite3_finalize(q);
 	f = ctl_output(out);
-	ctl_har(db, ids, n, f);
+	if (flowr_har(db, ids, n, f, "mitmctl") == -1)
+		ctl_sql_fail(db, "exchanges");
 	ctl_output_close(f, out);
 	sqlite3_close(db);
 	return (0);
@@ -524,7 +320,7 @@ ctl_follow(struct ctl_env *env, const struct flowq *fq)
 	    sqlite3_prepare_v2(mem, "SELECT json_extract(?1, '$.flow_id'), "
 	    "json_extract(?1, '$.seq'), json_extract(?1, '$.type'), "
 	    "json_extract(?1, '$.ts'), json_extract(?1, '$.server_host'), "
-	    CTL_DETAIL("?1"), -1, &q, NULL) != SQLITE_OK)
+	    FLOWR_DETAIL("?1"), -1, &q, NULL) != SQLITE_OK)
 		ctl_fail("sqlite: %s", sqlite3_errmsg(mem));
 	if (!env->ce_json)
 		printf("%-27s %-16s %4s %-23s %s\n", "TIME", "FLOW", "SEQ",

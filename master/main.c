@@ -72,6 +72,11 @@ load_conf(const char *file)
 		free(c);
 		return NULL;
 	}
+	if (conf_admin_load(c) == -1) {
+		conf_free(c);
+		free(c);
+		return NULL;
+	}
 	resolve_workers(c);
 	c->mc_global.cg_verbose = (uint32_t)master->m_verbose;
 	return c;

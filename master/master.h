@@ -77,6 +77,7 @@ void	proc_kill_all(void);
 size_t	proc_running(void);
 void	proc_status_poll(void);
 struct proc *proc_find_role(enum role);
+int	proc_alive(const struct proc *);
 /* Send to every running child of a role (workers: every worker). */
 void	proc_broadcast(enum role, uint32_t type, const void *, size_t);
 

@@ -77,6 +77,8 @@ enum setting {
 	SET_SYSLOG,
 	SET_WORKERS,
 	SET_WEBUI,
+	SET_ADMIN,
+	SET_ADMIN_CERT,
 	SET_TMO_CONNECT,
 	SET_TMO_IDLE,
 	SET_TMO_HEADER,
@@ -848,6 +850,116 @@ parse_webui(struct parser *p)
 	return (parse_listener(p, LISTENER_WEBUI, "listen"));
 }
 
+/* One CIDR block of "admin allow from". */
+static int
+take_admin_allow(struct parser *p, const char *after)
+{
+	struct mitmd_conf *c = p->p_conf;
+	struct cidr	   cidr;
+	char		   cs[ADDR_STRLEN];
+	size_t		   i;
+
+	if (p->p_tok.tk_type != TOK_WORD)
+		return (parse_expected(p, "a CIDR block", after));
+	if (cidr_parse(p->p_tok.tk_text, &cidr) == -1) {
+		parse_error(p, p->p_tok.tk_line, "invalid CIDR block '%s'",
+		    p->p_tok.tk_text);
+		return (-1);
+	}
+	cidr_str(&cidr, cs, sizeof(cs));
+	for (i = 0; i < c->mc_nadmin_allow; i++)
+		if (memcmp(&c->mc_admin_allow[i].ca_cidr, &cidr,
+		    sizeof(cidr)) == 0) {
+			parse_error(p, p->p_tok.tk_line, "duplicate 'admin "
+			    "allow from %s' (also on line %u)", cs,
+			    c->mc_admin_allow[i].ca_line);
+			return (-1);
+		}
+	if (c->mc_nadmin_allow >= CONF_ADMIN_ALLOW_MAX) {
+		parse_error(p, p->p_tok.tk_line, "too many 'admin allow from' "
+		    "blocks (at most %d)", CONF_ADMIN_ALLOW_MAX);
+		return (-1);
+	}
+	c->mc_admin_allow[c->mc_nadmin_allow].ca_cidr = cidr;
+	c->mc_admin_allow[c->mc_nadmin_allow++].ca_line =
+	    (uint32_t)p->p_tok.tk_line;
+	lex_next(p);
+	return (0);
+}
+
+/*
+ * admin listen on ADDR port N | admin allow from CIDR[, ...] |
+ * admin certificate "PATH" key "PATH". The files are read after the
+ * parse, by master alone (conf_admin_load): the parser opens nothing.
+ */
+static int
+parse_admin(struct parser *p)
+{
+	static const char *const words[] = { "listen", "allow",
+	    "certificate", NULL };
+	struct mitmd_conf	*c = p->p_conf;
+	const char		*after = "from";
+
+	switch (next_choice(p, words, "'listen', 'allow' or 'certificate'",
+	    "admin")) {
+	case 0:
+		if (setting_once(p, SET_ADMIN, "admin listen on") == -1)
+			return (-1);
+		return (parse_listener(p, LISTENER_ADMIN, "listen"));
+	case 1:
+		if (next_keyword(p, "from", "allow") == -1)
+			return (-1);
+		for (;;) {
+			lex_next(p);
+			if (take_admin_allow(p, after) == -1)
+				return (-1);
+			if (p->p_tok.tk_type != TOK_COMMA)
+				return (0);
+			after = ",";
+		}
+	case 2:
+		if (setting_once(p, SET_ADMIN_CERT, "admin certificate") ==
+		    -1 || next_string(p, "a quoted path", "certificate",
+		    "admin certificate", c->mc_admin_cert,
+		    sizeof(c->mc_admin_cert)) == -1)
+			return (-1);
+		if (!tok_is(p, "key"))
+			return (parse_expected(p, "'key'", "the certificate"));
+		c->mc_admin_cert_line = p->p_stmt_line;
+		return (next_string(p, "a quoted path", "key", "admin key",
+		    c->mc_admin_key, sizeof(c->mc_admin_key)));
+	}
+	return (-1);
+}
+
+/* The admin listener binds to loopback unless "admin allow from" names
+ * who else may use it; "admin" settings without a listener are a
+ * mistake. */
+static void
+parse_finish_admin(struct parser *p)
+{
+	const struct mitmd_conf	   *c = p->p_conf;
+	const struct conf_listener *l = NULL;
+	char			    as[ADDR_STRLEN];
+	size_t			    i;
+
+	for (i = 0; i < c->mc_nlisteners; i++)
+		if (c->mc_listeners[i].cl_kind == LISTENER_ADMIN)
+			l = &c->mc_listeners[i];
+	if (l == NULL) {
+		if (c->mc_nadmin_allow > 0 || c->mc_admin_cert[0] != '\0')
+			parse_error(p, c->mc_nadmin_allow > 0 ?
+			    (int)c->mc_admin_allow[0].ca_line :
+			    c->mc_admin_cert_line, "'admin' settings without "
+			    "'admin listen on'");
+		return;
+	}
+	if (c->mc_nadmin_allow == 0 && !addr_is_loopback(&l->cl_addr))
+		parse_error(p, (int)l->cl_line, "admin listener %s is not "
+		    "loopback: name the clients with 'admin allow from'",
+		    addr_str(&l->cl_addr, 0, as, sizeof(as)));
+}
+
 /* One CIDR block of "allow from". */
 static int
 take_allow(struct parser *p, const char *after)
@@ -1346,6 +1458,7 @@ static const struct keyword {
 	const char *kw_name;
 	int	  (*kw_parse)(struct parser *);
 } keywords[] = {
+	{ "admin", parse_admin },
 	{ "allow", parse_allow },
 	{ "block", parse_rule },
 	{ "ca", parse_ca },
@@ -1477,6 +1590,7 @@ parse_finish(struct parser *p)
 		    "'user': only certd's user may read the CA key");
 	parse_finish_events(p);
 	parse_finish_store(p);
+	parse_finish_admin(p);
 }
 
 static void

@@ -51,6 +51,10 @@ conf_free(struct mitmd_conf *c)
 	free(c->mc_rules);
 	c->mc_rules = NULL;
 	c->mc_nrules = 0;
+	free(c->mc_admin_cert_pem);
+	free(c->mc_admin_key_pem);
+	c->mc_admin_cert_pem = c->mc_admin_key_pem = NULL;
+	c->mc_admin_cert_len = c->mc_admin_key_len = 0;
 }
 
 /* A string in double quotes, escaped the way the tokenizer reads it. */
@@ -85,7 +89,8 @@ print_listeners(FILE *f, const struct mitmd_conf *c)
 	for (i = 0; i < c->mc_nlisteners; i++) {
 		l = &c->mc_listeners[i];
 		fprintf(f, "%slisten on %s port %u",
-		    l->cl_kind == LISTENER_WEBUI ? "webui " : "",
+		    l->cl_kind == LISTENER_WEBUI ? "webui " :
+		    l->cl_kind == LISTENER_ADMIN ? "admin " : "",
 		    addr_str(&l->cl_addr, 0, as, sizeof(as)),
 		    (unsigned)l->cl_addr.a_port);
 		if (l->cl_kind == LISTENER_REVERSE)
@@ -97,6 +102,34 @@ print_listeners(FILE *f, const struct mitmd_conf *c)
 			fputs(" http2", f);
 		putc('\n', f);
 	}
+}
+
+/* The admin listener's settings, after the listeners. */
+static void
+print_admin(FILE *f, const struct mitmd_conf *c)
+{
+	char	 cs[ADDR_STRLEN];
+	size_t	 i;
+	int	 any = 0;
+
+	for (i = 0; i < c->mc_nlisteners; i++)
+		any |= c->mc_listeners[i].cl_kind == LISTENER_ADMIN;
+	if (!any)
+		return;
+	for (i = 0; i < c->mc_nadmin_allow; i++)
+		fprintf(f, "admin allow from %s\n", cidr_str(
+		    &c->mc_admin_allow[i].ca_cidr, cs, sizeof(cs)));
+	if (c->mc_nadmin_allow == 0)
+		fprintf(f, "# admin allow from 127.0.0.0/8, ::1/128 (the "
+		    "default: loopback)\n");
+	if (c->mc_admin_cert[0] != '\0') {
+		fputs("admin certificate ", f);
+		print_quoted(f, c->mc_admin_cert, "");
+		fputs(" key ", f);
+		print_quoted(f, c->mc_admin_key, "");
+		putc('\n', f);
+	} else
+		fprintf(f, "# admin certificate from certd (the default)\n");
 }
 
 static void
@@ -195,6 +228,7 @@ conf_print(FILE *f, const struct mitmd_conf *c)
 	else
 		fprintf(f, "workers %u\n", g->cg_workers);
 	print_listeners(f, c);
+	print_admin(f, c);
 	print_allow(f, c);
 	print_rules(f, c);
 	fprintf(f, "timeout connect %u\n", g->cg_connect_tmo);

@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "master/admin.h"
 #include "master/master.h"
 
 struct master *master;
@@ -98,7 +99,7 @@ proc_find_role(enum role r)
 	return NULL;
 }
 
-static int
+int
 proc_alive(const struct proc *p)
 {
 	return p != NULL && p->p_pid != 0 && p->p_chan != NULL;
@@ -175,8 +176,8 @@ proc_send_conf(struct proc *p, int with_listeners)
 
 		if (!((p->p_role == ROLE_ACCEPTOR && (l->cl_kind ==
 		    LISTENER_PROXY || l->cl_kind == LISTENER_REVERSE)) ||
-		    (p->p_role == ROLE_WEBUI &&
-		    l->cl_kind == LISTENER_WEBUI)))
+		    (p->p_role == ROLE_WEBUI && (l->cl_kind ==
+		    LISTENER_WEBUI || l->cl_kind == LISTENER_ADMIN))))
 			continue;
 		/* The child gets a copy; master keeps its own for respawns. */
 		if ((fd = dup(master->m_listen_fd[i])) == -1)
@@ -193,6 +194,8 @@ proc_send_conf(struct proc *p, int with_listeners)
 		    c->mc_listeners[i].cl_kind == LISTENER_WEBUI)
 			ipc_send_conf_listener(p->p_chan, 0, -1,
 			    &c->mc_listeners[i]);
+	if (p->p_role == ROLE_WEBUI)
+		admin_send_conf(p->p_chan);
 	ipc_send_conf_end(p->p_chan, 0);
 }
 
@@ -412,6 +415,8 @@ proc_on_ca_cert(struct proc *p, struct ipc_msg *m)
 	master->m_ca_pem_len = len;
 	if ((w = proc_find_role(ROLE_WEBUI)) != NULL && proc_alive(w))
 		ipc_send_ca_cert(w->p_chan, copy, len);
+	/* certd is up: the admin listener's leaf, if it needs one. */
+	admin_ask_certd(p->p_chan);
 }
 
 static void
@@ -435,6 +440,11 @@ proc_dispatch(struct ipc_chan *c, struct ipc_msg *m, void *arg)
 		break;
 	case IMSG_TLS_FAIL:
 		tlsstat_on_fail(p, m);
+		break;
+	case IMSG_LEAF_KEY:
+	case IMSG_CERT_REP:
+		/* The IPC rules let only certd send them. */
+		admin_on_certd(m);
 		break;
 	default:
 		proc_kill(p, "unexpected message");

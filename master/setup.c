@@ -310,7 +310,8 @@ setup_listeners(void)
 		else
 			log_info("listening on %s (%s)",
 			    addr_str(&l->cl_addr, 1, buf, sizeof(buf)),
-			    l->cl_kind == LISTENER_WEBUI ? "webui" : "proxy");
+			    l->cl_kind == LISTENER_WEBUI ? "webui" :
+			    l->cl_kind == LISTENER_ADMIN ? "admin" : "proxy");
 	}
 }
 

@@ -25,7 +25,6 @@
 #include "common/util.h"
 #include "webui/webui.h"
 
-#define WEBUI_LEN_MAX 24 /* a Content-Length value */
 
 /* Every method evhttp knows reaches us, so the others get 405, not 501. */
 #define WEBUI_METHODS                                                        \
@@ -77,6 +76,12 @@ webui_http_init(struct webui *wu, struct event_base *base)
 int
 webui_http_listen(struct webui *wu, int fd)
 {
+	return (webui_http_listen_on(wu, wu->wu_http, fd));
+}
+
+int
+webui_http_listen_on(struct webui *wu, struct evhttp *http, int fd)
+{
 	struct evhttp_bound_socket *bs;
 	struct evconnlistener *lev;
 
@@ -84,7 +89,7 @@ webui_http_listen(struct webui *wu, int fd)
 		close(fd);
 		return (-1);
 	}
-	if ((bs = evhttp_accept_socket_with_handle(wu->wu_http, fd)) == NULL) {
+	if ((bs = evhttp_accept_socket_with_handle(http, fd)) == NULL) {
 		close(fd);
 		return (-1);
 	}

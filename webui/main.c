@@ -19,12 +19,14 @@
 
 #include <event2/event.h>
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 #include <sqlite3.h>
 
 #include "common/child.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "webui/admin.h"
 #include "webui/webui.h"
 
 /*
@@ -71,6 +73,31 @@ webui_ca_cert(struct webui *wu, struct ipc_msg *m)
 	    wu->wu_ca.wc_name, wu->wu_ca.wc_sha256, wu->wu_ca.wc_not_after);
 }
 
+/* The admin listener's certificate and key (the IPC rules bound the
+ * length: at least the header and two bytes). */
+static void
+webui_admin_cert(struct webui *wu, struct ipc_msg *m)
+{
+	struct admin_cert ac;
+	size_t		  len = m->im_hdr.ih_len;
+
+	if (len < sizeof(ac)) {
+		log_warnx("admin certificate from master: malformed, ignored");
+		return;
+	}
+	memcpy(&ac, m->im_data, sizeof(ac));
+	if (ac.ac_certlen == 0 || ac.ac_keylen == 0 ||
+	    (uint64_t)ac.ac_certlen + ac.ac_keylen != len - sizeof(ac) ||
+	    (ac.ac_format != ADMIN_CERT_PEM && ac.ac_format !=
+	    ADMIN_CERT_DER)) {
+		log_warnx("admin certificate from master: malformed, ignored");
+		return;
+	}
+	admin_set_cert(wu, ac.ac_format, m->im_data + sizeof(ac),
+	    ac.ac_certlen, m->im_data + sizeof(ac) + ac.ac_certlen,
+	    ac.ac_keylen);
+}
+
 static void
 webui_conf_end(struct webui *wu)
 {
@@ -85,9 +112,13 @@ webui_conf_end(struct webui *wu)
 	}
 
 	/* Listeners come in the first set only; take what master sends. */
-	for (i = 0; i < wu->wu_next_nl; i++)
-		if (webui_http_listen(wu, wu->wu_next_lfd[i]) == -1)
+	for (i = 0; i < wu->wu_next_nl; i++) {
+		if (wu->wu_next_lkind[i] == LISTENER_ADMIN) {
+			if (admin_listen(wu, wu->wu_next_lfd[i]) == -1)
+				log_warnx("admin listener: cannot serve on it");
+		} else if (webui_http_listen(wu, wu->wu_next_lfd[i]) == -1)
 			log_warnx("web listener: cannot serve on it");
+	}
 	wu->wu_next_nl = 0;
 }
 
@@ -99,6 +130,7 @@ webui_conf(struct ipc_msg *m, void *arg)
 	struct webui *wu = arg;
 	struct conf_listener cl;
 	struct conf_sink cs;
+	struct conf_admin ca;
 
 	switch (m->im_hdr.ih_type) {
 	case IMSG_CONF_GLOBAL:
@@ -121,12 +153,14 @@ webui_conf(struct ipc_msg *m, void *arg)
 	case IMSG_CONF_LISTENER:
 		if (ipc_get_conf_listener(m, &cl) == -1)
 			fatalx("bad IMSG_CONF_LISTENER");
-		if (cl.cl_kind != LISTENER_WEBUI || m->im_fd == -1 ||
+		if ((cl.cl_kind != LISTENER_WEBUI &&
+		    cl.cl_kind != LISTENER_ADMIN) || m->im_fd == -1 ||
 		    wu->wu_next_nl >= CONF_MAX_LISTENERS) {
 			log_warnx("listener %u (kind %u) not for webui, "
 			    "ignored", cl.cl_id, cl.cl_kind);
 			break;
 		}
+		wu->wu_next_lkind[wu->wu_next_nl] = cl.cl_kind;
 		wu->wu_next_lfd[wu->wu_next_nl++] = m->im_fd;
 		m->im_fd = -1;	/* ours now */
 		break;
@@ -135,6 +169,15 @@ webui_conf(struct ipc_msg *m, void *arg)
 		break;
 	case IMSG_CA_CERT:
 		webui_ca_cert(wu, m);
+		break;
+	case IMSG_CONF_ADMIN:
+		if (ipc_get_conf_admin(m, &ca) == -1)
+			fatalx("bad IMSG_CONF_ADMIN");
+		admin_set_conf(wu, &ca);
+		explicit_bzero(&ca, sizeof(ca));
+		break;
+	case IMSG_ADMIN_CERT:
+		webui_admin_cert(wu, m);
 		break;
 	default:
 		log_warnx("unexpected %s from master",
@@ -246,7 +289,7 @@ main(int argc, char *argv[])
 
 	/* While files can be opened: openssl.cnf and its providers; the
 	 * CA certificate is parsed and hashed inside the sandbox later. */
-	if (!OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG |
+	if (!OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG |
 	    OPENSSL_INIT_ADD_ALL_CIPHERS | OPENSSL_INIT_ADD_ALL_DIGESTS, NULL))
 		fatalx("OpenSSL initialisation failed");
 	/* The time zone, read once now: glibc's gmtime_r (evhttp's Date
@@ -255,7 +298,8 @@ main(int argc, char *argv[])
 	webui_sqlite_init();
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if (webui_http_init(&webui_env, base) == -1)
+	if (webui_http_init(&webui_env, base) == -1 ||
+	    admin_init(&webui_env, base) == -1)
 		fatalx("evhttp initialisation failed");
 	/* The listener is installed when the set ends, before the sandbox:
 	 * evconnlistener_new() changes fd flags. */

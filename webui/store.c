@@ -977,3 +977,9 @@ store_close(struct store *st)
 	sqlite3_close_v2(st->st_db);
 	free(st);
 }
+
+sqlite3 *
+store_db(struct store *st)
+{
+	return (st != NULL ? st->st_db : NULL);
+}

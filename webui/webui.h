@@ -19,6 +19,7 @@
  *   evparse.c	the strict JSON check of an event (pure, fuzzed)
  *   sink.c	file and socket sinks, bounded queues
  *   store.c	the flow store: schema, batched writes, retention
+ *   admin*.c	the admin pages on their HTTPS listener (webui/admin.h)
  */
 #ifndef MITMD_WEBUI_H
 #define MITMD_WEBUI_H
@@ -41,6 +42,8 @@ struct ipc_msg;
 struct sandbox_opts;
 struct sink;
 struct store;
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct sqlite3 sqlite3;
 
 #define WEBUI_MAX_HEADERS_SIZE	8192	/* bytes of a request head */
 #define WEBUI_MAX_BODY_SIZE	1024	/* nothing here takes a body */
@@ -59,6 +62,8 @@ struct store;
 #define WEBUI_B64_LINE		64	/* base64 line in the profile */
 #define WEBUI_SINKS_MAX		8	/* file and socket sinks */
 #define WEBUI_STORE_NAME	"flows.db"	/* in the store directory */
+#define WEBUI_LEN_MAX		24	/* a Content-Length value */
+#define WEBUI_SESSION_MAX	72	/* the admin session, hex, NUL */
 
 /* The CA certificate as served; wc_pem is NULL until certd's arrives. */
 struct webui_ca {
@@ -193,6 +198,7 @@ struct webui {
 	size_t			 wu_nls;
 	/* Listening sockets of the set being received (IMSG_CONF_END). */
 	int			 wu_next_lfd[CONF_MAX_LISTENERS];
+	uint32_t		 wu_next_lkind[CONF_MAX_LISTENERS];
 	size_t			 wu_next_nl;
 	struct webui_ca		 wu_ca;
 	uint64_t		 wu_requests;
@@ -212,6 +218,13 @@ struct webui {
 	uint64_t		 wu_events;	/* accepted */
 	uint64_t		 wu_bad_events;	/* refused */
 	struct webui_rl		 wu_bad_rl;
+
+	/* the admin pages (admin.h): their own evhttp, over TLS */
+	struct evhttp		*wu_admin_http;
+	SSL_CTX			*wu_admin_ctx;
+	int			 wu_admin_has_cert;
+	struct conf_admin	 wu_admin;
+	char			 wu_admin_session[WEBUI_SESSION_MAX];
 };
 
 /* ca.c: parse certd's PEM; on failure the previous CA stays. */
@@ -277,10 +290,14 @@ void	store_commit(struct store *);
 /* Run retention now (also on its timer); the flows deleted. */
 uint64_t store_retain(struct store *);
 void	store_close(struct store *);
+/* The connection the admin pages read through. */
+sqlite3	*store_db(struct store *);
 
 /* http.c */
 int	webui_http_init(struct webui *, struct event_base *);
 /* Takes fd. */
 int	webui_http_listen(struct webui *, int fd);
+/* The same on another evhttp (the admin one); takes fd. */
+int	webui_http_listen_on(struct webui *, struct evhttp *, int fd);
 
 #endif

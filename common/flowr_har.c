@@ -1,9 +1,10 @@
 /*
  * HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/) of a
- * selection of flows, for "mitmctl flows export --har": one entry per
+ * selection of flows, for "mitmctl flows export --har" and webui's
+ * /flows.har (flowr.h): one entry per
  * exchange (request head, its response), oldest first. Header fields,
- * sizes and times come from the stored events (ctl_exchange_sql in
- * ctl_flows.c); a body's text from its captured bytes in the bodies
+ * sizes and times come from the stored events (flowr_exchange_sql in
+ * flowr.c); a body's text from its captured bytes in the bodies
  * table, as text when it is UTF-8 and not content-coded, else in
  * base64 with "encoding": "base64". What was not captured is left out
  * (postData) or empty (content.text absent), with its size kept.
@@ -17,8 +18,8 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "common/flowr.h"
 #include "common/utf8.h"
-#include "master/ctl.h"
 
 #define HAR_BODY_MAX	((size_t)64 * 1024 * 1024)	/* bytes read back, at most */
 #define HAR_VERSION	"1.2"
@@ -45,7 +46,8 @@ har_text(sqlite3_stmt *q, int col, const char *dflt)
 	return (s != NULL ? s : dflt);
 }
 
-/* The captured bytes of a body, from offset 0 to the first gap. */
+/* The captured bytes of a body, from offset 0 to the first gap: 1, 0
+ * when none were captured, -1 on an error. */
 static int
 har_capture(sqlite3 *db, int64_t flow, int64_t stream, const char *dir,
     struct har_buf *b)
@@ -59,7 +61,7 @@ har_capture(sqlite3 *db, int64_t flow, int64_t stream, const char *dir,
 	if (sqlite3_prepare_v2(db, "SELECT offset, data FROM bodies WHERE "
 	    "flow_id = ?1 AND stream = ?2 AND dir = ?3 ORDER BY offset", -1,
 	    &q, NULL) != SQLITE_OK)
-		ctl_sql_fail(db, "bodies");
+		return (-1);
 	sqlite3_bind_int64(q, 1, flow);
 	sqlite3_bind_int64(q, 2, stream);
 	sqlite3_bind_text(q, 3, dir, -1, SQLITE_STATIC);
@@ -71,8 +73,10 @@ har_capture(sqlite3 *db, int64_t flow, int64_t stream, const char *dir,
 			break;
 		if (b->hb_len + n > b->hb_size) {
 			want = (b->hb_len + n) * 2;
-			if ((nd = realloc(b->hb_data, want)) == NULL)
-				ctl_fail("out of memory");
+			if ((nd = realloc(b->hb_data, want)) == NULL) {
+				sqlite3_finalize(q);
+				return (-1);
+			}
 			b->hb_data = nd;
 			b->hb_size = want;
 		}
@@ -108,11 +112,11 @@ har_body_text(FILE *f, const struct har_buf *b, const char *cenc,
 
 	if (!coded && har_is_utf8(b->hb_data, b->hb_len)) {
 		fputs(", \"text\": ", f);
-		ctl_json_bytes(f, b->hb_data, b->hb_len);
+		flowr_json_bytes(f, b->hb_data, b->hb_len);
 	} else {
 		olen = 4 * ((b->hb_len + 2) / 3) + 1;
 		if ((out = malloc(olen)) == NULL)
-			ctl_fail("out of memory");
+			return;	/* the text left out, its size kept */
 		EVP_EncodeBlock(out, b->hb_data, (int)b->hb_len);
 		fprintf(f, ", \"text\": \"%s\", \"encoding\": \"base64\"",
 		    (const char *)out);
@@ -120,7 +124,7 @@ har_body_text(FILE *f, const struct har_buf *b, const char *cenc,
 	}
 	if (coded) {
 		fputs(", \"comment\": ", f);
-		ctl_json_str(f, "the bytes as sent, with their "
+		flowr_json_str(f, "the bytes as sent, with their "
 		    "Content-Encoding");
 	}
 	if (size >= 0 && (int64_t)b->hb_len < size)
@@ -142,10 +146,10 @@ har_query(FILE *f, const char *url)
 			eq = memchr(p, '=', (size_t)(end - p));
 			if (end > p) {
 				fprintf(f, "%s{\"name\": ", n++ ? ", " : "");
-				ctl_json_bytes(f, (const unsigned char *)p,
+				flowr_json_bytes(f, (const unsigned char *)p,
 				    (size_t)((eq ? eq : end) - p));
 				fputs(", \"value\": ", f);
-				ctl_json_bytes(f, (const unsigned char *)(eq ?
+				flowr_json_bytes(f, (const unsigned char *)(eq ?
 				    eq + 1 : end), eq ? (size_t)(end - eq - 1) :
 				    0);
 				fputs("}", f);
@@ -165,18 +169,18 @@ har_request(FILE *f, sqlite3 *db, sqlite3_stmt *q, int64_t flow,
 	    SQLITE_NULL ? 0 : sqlite3_column_int64(q, HC_REQ_SIZE);
 
 	fputs("\"request\": {\"method\": ", f);
-	ctl_json_str(f, har_text(q, HC_METHOD, ""));
+	flowr_json_str(f, har_text(q, HC_METHOD, ""));
 	fputs(", \"url\": ", f);
-	ctl_json_str(f, url);
+	flowr_json_str(f, url);
 	fputs(", \"httpVersion\": ", f);
-	ctl_json_str(f, har_text(q, HC_HTTPV, ""));
+	flowr_json_str(f, har_text(q, HC_HTTPV, ""));
 	fprintf(f, ", \"cookies\": [], \"headers\": %s, \"queryString\": ",
 	    har_text(q, HC_REQ_HEADERS, "[]"));
 	har_query(f, url);
 	if (har_capture(db, flow, sqlite3_column_int64(q, HC_STREAM),
-	    "request", b)) {
+	    "request", b) == 1) {
 		fputs(", \"postData\": {\"mimeType\": ", f);
-		ctl_json_str(f, har_text(q, HC_REQ_CTYPE, ""));
+		flowr_json_str(f, har_text(q, HC_REQ_CTYPE, ""));
 		fputs(", \"params\": []", f);
 		har_body_text(f, b, har_text(q, HC_REQ_CENC, NULL), size);
 		fputs("}", f);
@@ -194,18 +198,18 @@ har_response(FILE *f, sqlite3 *db, sqlite3_stmt *q, int64_t flow,
 
 	fprintf(f, "\"response\": {\"status\": %d, \"statusText\": ",
 	    sqlite3_column_int(q, HC_STATUS));
-	ctl_json_str(f, har_text(q, HC_REASON, ""));
+	flowr_json_str(f, har_text(q, HC_REASON, ""));
 	fputs(", \"httpVersion\": ", f);
-	ctl_json_str(f, har_text(q, HC_RESP_HTTPV, ""));
+	flowr_json_str(f, har_text(q, HC_RESP_HTTPV, ""));
 	fprintf(f, ", \"cookies\": [], \"headers\": %s, \"content\": "
 	    "{\"size\": %lld, \"mimeType\": ", har_text(q, HC_RESP_HEADERS,
 	    "[]"), (long long)size);
-	ctl_json_str(f, har_text(q, HC_RESP_CTYPE, ""));
+	flowr_json_str(f, har_text(q, HC_RESP_CTYPE, ""));
 	if (har_capture(db, flow, sqlite3_column_int64(q, HC_STREAM),
-	    "response", b))
+	    "response", b) == 1)
 		har_body_text(f, b, har_text(q, HC_RESP_CENC, NULL), size);
 	fputs("}, \"redirectURL\": ", f);
-	ctl_json_str(f, har_text(q, HC_LOCATION, ""));
+	flowr_json_str(f, har_text(q, HC_LOCATION, ""));
 	fprintf(f, ", \"headersSize\": -1, \"bodySize\": %lld}",
 	    (long long)size);
 }
@@ -218,12 +222,12 @@ har_entry(FILE *f, sqlite3 *db, sqlite3_stmt *q, int64_t flow,
 	const char	*sent = har_text(q, HC_REQ_ENDED, start);
 	const char	*resp = har_text(q, HC_RESP_TS, NULL);
 	const char	*end = har_text(q, HC_ENDED, start);
-	double		 send = ctl_ts_ms(start, sent);
-	double		 wait = resp != NULL ? ctl_ts_ms(sent, resp) : 0;
-	double		 recv = resp != NULL ? ctl_ts_ms(resp, end) : 0;
+	double		 send = flowr_ts_ms(start, sent);
+	double		 wait = resp != NULL ? flowr_ts_ms(sent, resp) : 0;
+	double		 recv = resp != NULL ? flowr_ts_ms(resp, end) : 0;
 
 	fputs("{\"startedDateTime\": ", f);
-	ctl_json_str(f, start);
+	flowr_json_str(f, start);
 	fprintf(f, ", \"time\": %.3f, ", send + wait + recv);
 	har_request(f, db, q, flow, b);
 	fputs(", ", f);
@@ -238,19 +242,21 @@ har_entry(FILE *f, sqlite3 *db, sqlite3_stmt *q, int64_t flow,
 
 /* ids: newest first, as the flow list gives them. */
 int
-ctl_har(sqlite3 *db, const int64_t *ids, size_t n, FILE *f)
+flowr_har(sqlite3 *db, const int64_t *ids, size_t n, FILE *f,
+    const char *creator)
 {
 	struct har_buf	 b = { NULL, 0, 0 };
 	sqlite3_stmt	*q;
 	size_t		 i;
 	int		 entries = 0;
 
-	if (sqlite3_prepare_v2(db, ctl_exchange_sql, -1, &q, NULL) !=
+	if (sqlite3_prepare_v2(db, flowr_exchange_sql, -1, &q, NULL) !=
 	    SQLITE_OK)
-		ctl_sql_fail(db, "exchanges");
+		return (-1);
 	fprintf(f, "{\"log\": {\"version\": \"%s\", \"creator\": "
-	    "{\"name\": \"mitmctl\", \"version\": \"1\"}, \"pages\": [], "
-	    "\"entries\": [", HAR_VERSION);
+	    "{\"name\": ", HAR_VERSION);
+	flowr_json_str(f, creator);
+	fputs(", \"version\": \"1\"}, \"pages\": [], \"entries\": [", f);
 	for (i = n; i > 0; i--) {
 		sqlite3_bind_int64(q, 1, ids[i - 1]);
 		while (sqlite3_step(q) == SQLITE_ROW) {
@@ -259,8 +265,11 @@ ctl_har(sqlite3 *db, const int64_t *ids, size_t n, FILE *f)
 		}
 		if (sqlite3_errcode(db) != SQLITE_DONE &&
 		    sqlite3_errcode(db) != SQLITE_OK &&
-		    sqlite3_errcode(db) != SQLITE_ROW)
-			ctl_sql_fail(db, "exchanges");
+		    sqlite3_errcode(db) != SQLITE_ROW) {
+			sqlite3_finalize(q);
+			free(b.hb_data);
+			return (-1);
+		}
 		sqlite3_reset(q);
 	}
 	fputs("\n]}}\n", f);

@@ -83,7 +83,8 @@ int
 admin_init(struct webui *wu, struct event_base *base)
 {
 	if ((wu->wu_admin_http = evhttp_new(base)) == NULL ||
-	    (wu->wu_admin_ctx = admin_ctx_new(wu)) == NULL)
+	    (wu->wu_admin_ctx = admin_ctx_new(wu)) == NULL ||
+	    admin_feed_init(wu) == -1)
 		return (-1);
 	evhttp_set_max_headers_size(wu->wu_admin_http, WEBUI_MAX_HEADERS_SIZE);
 	evhttp_set_max_body_size(wu->wu_admin_http, ADMIN_FORM_MAX);
@@ -447,6 +448,10 @@ admin_request(struct evhttp_request *req, void *arg)
 	}
 	if (!admin_authorized(wu, req)) {
 		admin_unauthorized(req, path);
+		return;
+	}
+	if (strcmp(path, "/api/feed") == 0) {
+		admin_feed_open(wu, req, uri);
 		return;
 	}
 	if (admin_api(wu, req, path, uri) == 0 ||

@@ -9,6 +9,8 @@
  *   adminreq.c	header, cookie, form and query parsing (pure, fuzzed)
  *   adminapi.c	the JSON API and HAR from the flow store
  *   adminpage.c	the HTML pages, the CSS and the script built in
+ *   adminfeed.c	GET /api/feed: the live events over a WebSocket
+ *   adminws.c	the RFC 6455 handshake and frame heads (pure)
  */
 #ifndef MITMD_WEBUI_ADMIN_H
 #define MITMD_WEBUI_ADMIN_H
@@ -35,6 +37,55 @@ typedef struct sqlite3 sqlite3;
 #define ADMIN_HTTP_SEE_OTHER	303	/* evhttp names no such codes */
 #define ADMIN_HTTP_UNAUTHORIZED	401
 #define ADMIN_HTTP_FORBIDDEN	403
+#define ADMIN_HTTP_UPGRADE	426
+
+/* adminws.c: pure. */
+#define ADMIN_WS_KEY_LEN	24	/* base64 of 16 bytes */
+#define ADMIN_WS_KEY_RAW	16
+#define ADMIN_WS_ACCEPT_LEN	28	/* base64 of a SHA-1 */
+#define ADMIN_WS_HEAD_MAX	10	/* a server frame's head */
+#define ADMIN_WS_CONTROL_MAX	125	/* payload of a control frame */
+#define ADMIN_WS_FIN		0x80
+#define ADMIN_WS_RSV		0x70
+#define ADMIN_WS_OPMASK		0x0f
+#define ADMIN_WS_CONTROL	0x08	/* opcodes 8 to 15 */
+#define ADMIN_WS_MASKBIT	0x80
+#define ADMIN_WS_LEN16		126
+#define ADMIN_WS_LEN64		127
+#define ADMIN_WS_OP_CONT	0x0
+#define ADMIN_WS_OP_TEXT	0x1
+#define ADMIN_WS_OP_BINARY	0x2
+#define ADMIN_WS_OP_CLOSE	0x8
+#define ADMIN_WS_OP_PING	0x9
+#define ADMIN_WS_OP_PONG	0xa
+#define ADMIN_WS_NORMAL		1000	/* close codes */
+#define ADMIN_WS_PROTOCOL	1002
+#define ADMIN_WS_UNSUPPORTED	1003
+#define ADMIN_WS_POLICY		1008
+#define ADMIN_WS_TRY_LATER	1013
+
+struct admin_ws_frame {
+	int	 wf_fin;
+	int	 wf_opcode;
+	uint64_t wf_len;
+	uint8_t	 wf_mask[4];
+};
+
+int	admin_ws_accept(const char *key, char *out, size_t outsz);
+size_t	admin_ws_head(uint8_t *out, int opcode, uint64_t len);
+int	admin_ws_parse(const uint8_t *, size_t, struct admin_ws_frame *);
+void	admin_ws_unmask(uint8_t *, size_t, const uint8_t mask[4]);
+
+/* adminfeed.c: the feed's clients. */
+struct evhttp_connection;
+int	admin_feed_init(struct webui *);
+/* GET /api/feed, authorized: the upgrade, or an error answer. */
+void	admin_feed_open(struct webui *, struct evhttp_request *,
+	    const struct evhttp_uri *);
+/* One event as the store got it: id its events row (-1: store off). */
+void	admin_feed_event(struct webui *, int64_t id, const char *, size_t);
+void	admin_feed_free(struct webui *);
+size_t	admin_feed_clients(const struct webui *);
 
 /* adminreq.c: pure. 1 when the request carries the secret, else 0. */
 int	admin_secret_eq(const char *, size_t, const char *, size_t);

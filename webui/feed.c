@@ -22,6 +22,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "webui/admin.h"
 #include "webui/webui.h"
 
 static void	webui_worker_dispatch(struct ipc_chan *, struct ipc_msg *,
@@ -154,6 +155,7 @@ webui_event(struct webui *wu, const char *text, size_t len)
 	static uint8_t		 cap[WEBUI_CAPTURE_MAX];
 	const char		*why = NULL;
 	ssize_t			 caplen = 0;
+	int64_t			 id;
 
 	if (wev_parse(text, len, &ev, &why) == -1)
 		return (webui_event_bad(wu, why));
@@ -172,7 +174,8 @@ webui_event(struct webui *wu, const char *text, size_t len)
 	}
 	wu->wu_events++;
 	sink_write(wu, text, len);
-	if (wu->wu_store != NULL)
-		store_event(wu->wu_store, &ev, text, len, cap, (size_t)caplen);
+	id = wu->wu_store != NULL ? store_event(wu->wu_store, &ev, text, len,
+	    cap, (size_t)caplen) : -1;
+	admin_feed_event(wu, id, text, len);	/* after the store: its id */
 	return (0);
 }

@@ -810,26 +810,31 @@ store_decode(struct store *st, const struct wev *ev)
 	free(json);
 }
 
-void
+int64_t
 store_event(struct store *st, const struct wev *ev, const char *json,
     size_t len, const uint8_t *cap, size_t caplen)
 {
-	sqlite3_stmt *q = st->st_stmt[S_EVENT];
+	sqlite3_stmt	*q = st->st_stmt[S_EVENT];
+	int64_t		 id;
 
-	if (st->st_off || store_begin(st) == -1)
-		return;
+	if (st->st_off)
+		return (-1);
+	if (store_begin(st) == -1)
+		return (0);
 	sqlite3_bind_int64(q, 1, ev->we_flow);
 	sqlite3_bind_int64(q, 2, ev->we_seq);
 	store_text(q, 3, ev->we_ts);
 	sqlite3_bind_text(q, 4, ev->we_typename, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 5, json, (int)len, SQLITE_STATIC);
 	if (store_run(st, S_EVENT) != SQLITE_DONE)
-		return;
+		return (0);
 	if (sqlite3_changes(st->st_db) == 0) {
 		/* the same (flow_id, seq) again: the first one stands */
 		st->st_dups++;
-		return;
+		return (0);
 	}
+	/* read before the statements below insert rows of their own */
+	id = sqlite3_last_insert_rowid(st->st_db);
 	st->st_events++;
 	store_flow(st, ev);
 	store_flow_type(st, ev);
@@ -841,6 +846,7 @@ store_event(struct store *st, const struct wev *ev, const char *json,
 		store_decode(st, ev);
 	if (++st->st_txn_events >= STORE_TXN_EVENTS)
 		store_commit(st);
+	return (id);
 }
 
 void

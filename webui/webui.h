@@ -37,6 +37,7 @@ struct event_base;
 struct evbuffer;
 struct evhttp;
 struct evconnlistener;
+struct feed;
 struct ipc_chan;
 struct ipc_msg;
 struct sandbox_opts;
@@ -225,6 +226,7 @@ struct webui {
 	int			 wu_admin_has_cert;
 	struct conf_admin	 wu_admin;
 	char			 wu_admin_session[WEBUI_SESSION_MAX];
+	struct feed		*wu_feed;	/* GET /api/feed (adminfeed.c) */
 };
 
 /* ca.c: parse certd's PEM; on failure the previous CA stays. */
@@ -282,8 +284,10 @@ struct store *store_open(struct event_base *, const char *path,
 	    uint32_t keep_flows, uint32_t keep_days);
 void	store_set_keep(struct store *, uint32_t keep_flows,
 	    uint32_t keep_days);
-/* One checked event: the text as the sinks got it, the captured bytes. */
-void	store_event(struct store *, const struct wev *, const char *json,
+/* One checked event: the text as the sinks got it, the captured bytes.
+ * Its events row id; 0 when it was not stored (a duplicate, an error),
+ * -1 with the store off. */
+int64_t	store_event(struct store *, const struct wev *, const char *json,
 	    size_t len, const uint8_t *cap, size_t caplen);
 /* Commit what is pending now. */
 void	store_commit(struct store *);

@@ -112,12 +112,14 @@ void
 admin_feed_free(struct webui *wu)
 {
 	struct feed		*fd = wu->wu_feed;
-	struct feed_client	*fc;
+	struct feed_client	*fc, *next;
 
 	if (fd == NULL)
 		return;
-	while ((fc = TAILQ_FIRST(&fd->fd_clients)) != NULL)
+	for (fc = TAILQ_FIRST(&fd->fd_clients); fc != NULL; fc = next) {
+		next = TAILQ_NEXT(fc, fc_entry);
 		feed_client_free(fc);
+	}
 	free(fd);
 	wu->wu_feed = NULL;
 }
@@ -146,18 +148,20 @@ feed_frame(struct feed_client *fc, int op, const void *p, size_t len)
 static void
 feed_close(struct feed_client *fc, int code, const char *reason)
 {
+	struct evbuffer	*out = bufferevent_get_output(fc->fc_bev);
 	struct timeval	 tv = { FEED_CLOSE_SEC, 0 };
-	uint8_t		 p[ADMIN_WS_CONTROL_MAX];
-	size_t		 n = MIN(strlen(reason), sizeof(p) - 2);
+	uint8_t		 head[ADMIN_WS_HEAD_MAX + 2];
+	size_t		 n = MIN(strlen(reason), ADMIN_WS_CONTROL_MAX - 2), h;
 
 	if (fc->fc_state == FEED_CLOSING)
 		return;
 	fc->fc_state = FEED_CLOSING;
-	p[0] = (uint8_t)(code >> 8);
-	p[1] = (uint8_t)code;
-	memcpy(p + 2, reason, n);
+	h = admin_ws_head(head, ADMIN_WS_OP_CLOSE, n + 2);
+	head[h++] = (uint8_t)(code >> 8);
+	head[h++] = (uint8_t)code;
 	/* out of memory: nothing leaves, the timeout frees it */
-	(void)feed_frame(fc, ADMIN_WS_OP_CLOSE, p, n + 2);
+	if (evbuffer_add(out, head, h) == 0)
+		(void)evbuffer_add(out, reason, n);
 	bufferevent_disable(fc->fc_bev, EV_READ);
 	bufferevent_setwatermark(fc->fc_bev, EV_WRITE, 0, 0);
 	bufferevent_set_timeouts(fc->fc_bev, NULL, &tv);

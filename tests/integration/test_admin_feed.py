@@ -282,6 +282,7 @@ def big_requests(m, o, n):
 
 def test_slow_client_dropped(env):
     m, port, tok, o = env
+    mark = m.syslog.mark()
     slow = raw_feed(m, port, tok)
 
     async def go():
@@ -309,3 +310,5 @@ def test_slow_client_dropped(env):
             break
     slow.close()
     assert ended, "the client that did not read is still connected"
+    m.syslog.wait_for(r"admin feed: a client reads too slowly", FEED_WAIT,
+                      start=mark)

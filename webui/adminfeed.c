@@ -254,7 +254,7 @@ feed_replay(struct feed_client *fc)
 	struct evbuffer	*out = bufferevent_get_output(fc->fc_bev);
 	sqlite3		*db = feed_db(fc);
 	sqlite3_stmt	*q = NULL;
-	int		 rows, rc;
+	int		 rows, rc = SQLITE_DONE, more;
 
 	while (fc->fc_state == FEED_REPLAY &&
 	    evbuffer_get_length(out) < FEED_LOWAT) {
@@ -268,7 +268,10 @@ feed_replay(struct feed_client *fc)
 		sqlite3_bind_int64(q, 1, fc->fc_last);
 		sqlite3_bind_int(q, 2, FEED_REPLAY_CHUNK);
 		rows = 0;
-		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		/* a row at a time up to FEED_LOWAT: a chunk of large
+		 * events must not fill the queue a reading client has */
+		while (evbuffer_get_length(out) < FEED_LOWAT &&
+		    (rc = sqlite3_step(q)) == SQLITE_ROW) {
 			rows++;
 			fc->fc_last = sqlite3_column_int64(q, 0);
 			if (feed_send(fc, fc->fc_last, (const char *)
@@ -276,6 +279,7 @@ feed_replay(struct feed_client *fc)
 			    sqlite3_column_bytes(q, 1)) == -1)
 				break;
 		}
+		more = rows == FEED_REPLAY_CHUNK || rc == SQLITE_ROW;
 		sqlite3_finalize(q);
 		q = NULL;
 		if (fc->fc_state != FEED_REPLAY)
@@ -285,7 +289,7 @@ feed_replay(struct feed_client *fc)
 			    "cannot be read");
 			return;
 		}
-		if (rows < FEED_REPLAY_CHUNK) {
+		if (!more) {
 			fc->fc_state = FEED_LIVE;
 			feed_control(fc, "{\"control\":\"live\",\"after\":%"
 			    PRId64 "}", fc->fc_last);

@@ -312,3 +312,20 @@ def test_slow_client_dropped(env):
     assert ended, "the client that did not read is still connected"
     m.syslog.wait_for(r"admin feed: a client reads too slowly", FEED_WAIT,
                       start=mark)
+
+
+def test_replay_of_large_events_is_not_dropped(env):
+    """After test_slow_client_dropped: megabytes to replay, read by a
+    client that keeps up, go out whole (the replay waits for the client
+    rather than overfilling its queue)."""
+    o = env[3]
+
+    async def go():
+        async with connect(env, "?after=0") as ws:
+            got = await frames_until(ws, lambda f: f.get("control") ==
+                                     "live", timeout=DROP_WAIT)
+        check_ids(got)
+        urls = {(f.get("event") or {}).get("url") for f in got}
+        assert url_of(o, f"big{BIG_REQUESTS - 1}") in urls
+        assert sum(len(json.dumps(f)) for f in got) > 4 * 1024 * 1024
+    run(go())

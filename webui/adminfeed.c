@@ -167,6 +167,9 @@ feed_close(struct feed_client *fc, int code, const char *reason)
 	bufferevent_set_timeouts(fc->fc_bev, NULL, &tv);
 }
 
+static void	feed_control(struct feed_client *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
 static void
 feed_control(struct feed_client *fc, const char *fmt, ...)
 {

@@ -277,7 +277,7 @@ test_prefix_bio(void)
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
 	evbuffer_add(pfx, "hello ", 6);
 	b = tls_prefix_bio(pfx, sp[0]);
-	(void)write(sp[1], "world", 5);
+	CHECK(write(sp[1], "world", 5) == 5, "socket written");
 	n = BIO_read(b, buf, sizeof(buf));
 	CHECK(n == 6 && memcmp(buf, "hello ", 6) == 0, "prefix first");
 	n = BIO_read(b, buf, sizeof(buf));

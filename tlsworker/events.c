@@ -73,7 +73,7 @@ struct ev_enc {
 };
 
 static struct ipc_chan	*ev_sink;
-static int		 ev_enabled = 1;	/* someone takes events */
+static int		 ev_on = 1;	/* someone takes events */
 /* Events waiting for the end of the event loop's pass, newline between
  * them: one IMSG_EVENT for all (see ev_queue). */
 static char		 ev_batch[IPC_EVENT_MAX];
@@ -169,7 +169,13 @@ ev_queue(const char *p, size_t n)
 void
 ev_set_enabled(int on)
 {
-	ev_enabled = on != 0;
+	ev_on = on != 0;
+}
+
+int
+ev_enabled(void)
+{
+	return ev_on;
 }
 
 void
@@ -588,7 +594,7 @@ ev_emit(struct ev_flow *f, struct ev_enc *e)
 static int
 ev_off(struct ev_flow *f)
 {
-	if (!ev_enabled)
+	if (!ev_on)
 		return 1;	/* no consumer: seq means nothing */
 	if (ev_sink != NULL)
 		return 0;
@@ -821,7 +827,7 @@ ev_request_headers(struct ev_flow *f, const struct http1_head *h)
 	struct ev_xchg	*x = &f->ef_x;
 	struct ev_enc	*e;
 
-	if (!ev_enabled) {
+	if (!ev_on) {
 		x->ex_stream = ++f->ef_stream;
 		return;
 	}
@@ -848,7 +854,7 @@ ev_response_begin(struct ev_flow *f, struct ev_xchg *x, int status)
 {
 	struct ev_enc *e;
 
-	if (!ev_enabled)
+	if (!ev_on)
 		return NULL;
 	ev_body_pending(f, x, 1);
 	ev_body_reset(&x->ex_body[1]);
@@ -910,7 +916,7 @@ ev_x_request_headers(struct ev_flow *f, struct ev_xchg *x,
 	struct ev_enc	*e;
 	size_t		 mark, budget = EV_STR_MAX;
 
-	if (!ev_enabled)
+	if (!ev_on)
 		return;
 	ev_body_reset(&x->ex_body[0]);
 	if (ev_off(f))
@@ -1127,7 +1133,7 @@ ev_x_body_chunk(struct ev_flow *f, struct ev_xchg *x, int response,
 {
 	int dir = response ? 1 : 0;
 
-	if (!ev_enabled)
+	if (!ev_on)
 		return;	/* no digest, no capture */
 	if (ev_body_add(&x->ex_body[dir], p, n) || last)
 		ev_body_emit(f, x, dir, last, NULL, 0, NULL, NULL);
@@ -1145,7 +1151,7 @@ ev_x_body_end(struct ev_flow *f, struct ev_xchg *x, int response,
     const struct ev_hdr *trailers, size_t n, const char *reset,
     const char *reset_by)
 {
-	if (!ev_enabled)
+	if (!ev_on)
 		return;
 	ev_body_add(&x->ex_body[response ? 1 : 0], NULL, 0);
 	ev_body_emit(f, x, response ? 1 : 0, 1, trailers, n, reset,
@@ -1155,7 +1161,7 @@ ev_x_body_end(struct ev_flow *f, struct ev_xchg *x, int response,
 void
 ev_x_free(struct ev_flow *f, struct ev_xchg *x)
 {
-	if (ev_enabled) {
+	if (ev_on) {
 		ev_body_pending(f, x, 0);
 		ev_body_pending(f, x, 1);
 	}

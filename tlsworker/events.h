@@ -85,6 +85,9 @@ void	ev_flush(void);
 /* 0: nothing consumes events (conf cg_events): none is encoded, bodies
  * are neither hashed nor captured. On by default. */
 void	ev_set_enabled(int);
+/* Events are made (ev_set_enabled): callers skip building arguments
+ * for nothing. */
+int	ev_enabled(void);
 /* Bytes of each body to capture (conf cg_capture_max KiB). */
 void	ev_set_capture(uint32_t kib);
 

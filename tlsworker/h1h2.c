@@ -79,32 +79,6 @@ static void	h1h2_up_write(struct bufferevent *, void *);
 static void	h1h2_up_event(struct bufferevent *, short, void *);
 static void	h1h2_step(struct h1h2 *);
 
-static int
-h1h2_lower(char *dst, size_t dsz, const char *src, size_t n)
-{
-	size_t i;
-
-	if (n >= dsz)
-		return -1;
-	for (i = 0; i < n; i++)
-		dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] | 0x20 :
-		    src[i]);
-	dst[n] = '\0';
-	return 0;
-}
-
-/* Fields of an HTTP/1.1 request that HTTP/2 does not carry (lower case;
- * those a Connection field names are hop-by-hop already). */
-static int
-h1h2_skip(const char *name)
-{
-	return strcmp(name, "host") == 0 || strcmp(name, "connection") == 0 ||
-	    strcmp(name, "keep-alive") == 0 ||
-	    strcmp(name, "proxy-connection") == 0 ||
-	    strcmp(name, "transfer-encoding") == 0 ||
-	    strcmp(name, "upgrade") == 0 || strcmp(name, "te") == 0;
-}
-
 /* The request head as HTTP/2 fields: the pseudo-fields from the request
  * line and Host, then the others in lower case. */
 static int
@@ -112,10 +86,10 @@ h1h2_fields(struct h1h2 *x, struct h2hdrs *hb)
 {
 	struct conn		 *cn = x->x_conn;
 	const struct http1_head	 *h = &cn->cn_req;
-	const struct http1_field *fl, *host;
+	const struct http1_field *host;
 	const char		 *t = http1_str(h, h->hh_target), *p;
-	size_t			  tl = h->hh_target.hs_len, i;
-	char			  name[256], auth[TW_TARGET_MAX];
+	size_t			  tl = h->hh_target.hs_len;
+	char			  auth[TW_TARGET_MAX];
 	const char		 *a;
 	size_t			  al;
 
@@ -144,18 +118,7 @@ h1h2_fields(struct h1h2 *x, struct h2hdrs *hb)
 	    h2_hdrs_add(hb, (const uint8_t *)":path", 5, (const uint8_t *)t,
 	    tl, SIZE_MAX) == -1)
 		return -1;
-	for (i = 0; i < h->hh_nfields; i++) {
-		fl = &h->hh_fields[i];
-		if (http1_field_is_hop(h, fl) || h1h2_lower(name, sizeof(name),
-		    http1_str(h, fl->hf_name), fl->hf_name.hs_len) == -1 ||
-		    h1h2_skip(name))
-			continue;
-		if (h2_hdrs_add(hb, (const uint8_t *)name, fl->hf_name.hs_len,
-		    (const uint8_t *)http1_str(h, fl->hf_value),
-		    fl->hf_value.hs_len, SIZE_MAX) == -1)
-			return -1;
-	}
-	return 0;
+	return h2_hdrs_from_http1(hb, h);
 }
 
 /* --- the request body ------------------------------------------------- */
@@ -307,21 +270,12 @@ h1h2_write_head(struct h1h2 *x, int status, int end)
 {
 	struct conn	*cn = x->x_conn;
 	struct evbuffer	*out = bufferevent_get_output(cn->cn_bev);
-	struct ev_hdr	*hv;
-	size_t		 i, n = 0;
 	int		 has_len = h2_hdrs_get(&x->x_hdrs, "content-length") !=
 			    NULL;
-	const nghttp2_nv *nv;
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
 	    http1_reason(status));
-	for (i = 0; i < x->x_hdrs.hb_n; i++) {
-		nv = &x->x_hdrs.hb_nv[i];
-		if (nv->namelen > 0 && nv->name[0] == ':')
-			continue;
-		evbuffer_add_printf(out, "%.*s: %.*s\r\n", (int)nv->namelen,
-		    nv->name, (int)nv->valuelen, nv->value);
-	}
+	h2_hdrs_write_http1(out, &x->x_hdrs);
 	x->x_resp_body = !x->x_head && status != 204 && status != 304 &&
 	    status >= 200;
 	x->x_resp_chunked = x->x_resp_body && !has_len && !end;
@@ -335,21 +289,7 @@ h1h2_write_head(struct h1h2 *x, int status, int end)
 	if (status < 200)
 		return;
 	x->x_resp_started = 1;
-	if ((hv = calloc(x->x_hdrs.hb_n + 1, sizeof(*hv))) != NULL) {
-		for (i = 0; i < x->x_hdrs.hb_n; i++) {
-			nv = &x->x_hdrs.hb_nv[i];
-			if (nv->namelen > 0 && nv->name[0] == ':')
-				continue;
-			hv[n].eh_name = (const char *)nv->name;
-			hv[n].eh_nlen = nv->namelen;
-			hv[n].eh_value = (const char *)nv->value;
-			hv[n].eh_vlen = nv->valuelen;
-			n++;
-		}
-		ev_x_response_headers(&cn->cn_ev, &cn->cn_ev.ef_x, status, hv,
-		    n);
-		free(hv);
-	}
+	h2_ev_head(&cn->cn_ev, &cn->cn_ev.ef_x, status, &x->x_hdrs);
 }
 
 /* The response ended (END_STREAM): its trailers, if any, in the last
@@ -359,32 +299,16 @@ h1h2_resp_end(struct h1h2 *x, const struct h2hdrs *tr)
 {
 	struct conn	*cn = x->x_conn;
 	struct evbuffer	*out = bufferevent_get_output(cn->cn_bev);
-	struct ev_hdr	*hv = NULL;
-	size_t		 i, n = 0;
 
 	if (x->x_resp_done)
 		return;
 	x->x_resp_done = 1;
 	if (x->x_resp_chunked) {
 		evbuffer_add(out, "0\r\n", 3);
-		for (i = 0; tr != NULL && i < tr->hb_n; i++)
-			evbuffer_add_printf(out, "%.*s: %.*s\r\n",
-			    (int)tr->hb_nv[i].namelen, tr->hb_nv[i].name,
-			    (int)tr->hb_nv[i].valuelen, tr->hb_nv[i].value);
+		h2_hdrs_write_http1(out, tr);
 		evbuffer_add(out, "\r\n", 2);
 	}
-	if (tr != NULL && tr->hb_n > 0 &&
-	    (hv = calloc(tr->hb_n, sizeof(*hv))) != NULL) {
-		for (i = 0; i < tr->hb_n; i++) {
-			hv[n].eh_name = (const char *)tr->hb_nv[i].name;
-			hv[n].eh_nlen = tr->hb_nv[i].namelen;
-			hv[n].eh_value = (const char *)tr->hb_nv[i].value;
-			hv[n].eh_vlen = tr->hb_nv[i].valuelen;
-			n++;
-		}
-	}
-	ev_x_body_end(&cn->cn_ev, &cn->cn_ev.ef_x, 1, hv, n, NULL, NULL);
-	free(hv);
+	h2_ev_tail(&cn->cn_ev, &cn->cn_ev.ef_x, 1, tr, NULL, NULL);
 	/* the next request, unless this one's body is still coming (an
 	 * early answer: the connection cannot be used again) */
 	x->x_after = x->x_keep && x->x_req_eof && !x->x_goaway ? X_NEXT :
@@ -426,7 +350,6 @@ h1h2_cb_frame_recv(nghttp2_session *sess, const nghttp2_frame *fr,
     void *arg)
 {
 	struct h1h2		*x = arg;
-	const nghttp2_nv	*st;
 	int			 status = 0, end;
 
 	(void)sess;
@@ -440,12 +363,8 @@ h1h2_cb_frame_recv(nghttp2_session *sess, const nghttp2_frame *fr,
 		return 0;
 	end = (fr->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
 	if (fr->hd.type == NGHTTP2_HEADERS && !x->x_resp_started) {
-		if ((st = h2_hdrs_get(&x->x_hdrs, ":status")) != NULL &&
-		    st->valuelen == 3)
-			status = (st->value[0] - '0') * 100 +
-			    (st->value[1] - '0') * 10 + (st->value[2] - '0');
-		if (x->x_hdrs.hb_over || status < 100 || status > 999 ||
-		    status == 101) {
+		status = h2_status(h2_hdrs_get(&x->x_hdrs, ":status"));
+		if (x->x_hdrs.hb_over || status < 100 || status == 101) {
 			nghttp2_submit_rst_stream(x->x_us, NGHTTP2_FLAG_NONE,
 			    x->x_sid, NGHTTP2_PROTOCOL_ERROR);
 			x->x_after = X_FAIL;
@@ -509,7 +428,7 @@ h1h2_cb_stream_close(nghttp2_session *sess, int32_t id, uint32_t code,
 	log_debug("conn=%llu: upstream stream %d closed: %s",
 	    (unsigned long long)x->x_conn->cn_meta.cm_id, id,
 	    nghttp2_http2_strerror(code));
-	ev_x_body_end(&x->x_conn->cn_ev, &x->x_conn->cn_ev.ef_x, 1, NULL, 0,
+	h2_ev_tail(&x->x_conn->cn_ev, &x->x_conn->cn_ev.ef_x, 1, NULL,
 	    nghttp2_http2_strerror(code), "server");
 	x->x_after = x->x_resp_started ? X_ABORT : X_FAIL;
 	return 0;

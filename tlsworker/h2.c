@@ -147,13 +147,19 @@ h2_hdrs_get(const struct h2hdrs *hb, const char *name)
 	return NULL;
 }
 
-/* The regular fields of a block as event pairs (pseudo-fields left out);
- * out has room for hb_n. */
-static size_t
-h2_hdrs_ev(const struct h2hdrs *hb, struct ev_hdr *out)
+/* The regular fields of a block as event pairs (pseudo-fields left out),
+ * malloc'd, their count in *np; NULL when no event is made (events off,
+ * out of memory) or the block is empty. */
+static struct ev_hdr *
+h2_hdrs_ev(const struct h2hdrs *hb, size_t *np)
 {
-	size_t i, n = 0;
+	struct ev_hdr	*out;
+	size_t		 i, n = 0;
 
+	*np = 0;
+	if (hb == NULL || hb->hb_n == 0 || !ev_enabled() ||
+	    (out = calloc(hb->hb_n, sizeof(*out))) == NULL)
+		return NULL;
 	for (i = 0; i < hb->hb_n; i++) {
 		if (hb->hb_nv[i].namelen > 0 && hb->hb_nv[i].name[0] == ':')
 			continue;
@@ -163,11 +169,80 @@ h2_hdrs_ev(const struct h2hdrs *hb, struct ev_hdr *out)
 		out[n].eh_vlen = hb->hb_nv[i].valuelen;
 		n++;
 	}
-	return n;
+	*np = n;
+	return out;
+}
+
+/* ASCII lower case of src's n bytes in dst, NUL-terminated; -1 when it
+ * does not fit. */
+int
+h2_name_lower(char *dst, size_t dsz, const char *src, size_t n)
+{
+	size_t i;
+
+	if (n >= dsz)
+		return -1;
+	for (i = 0; i < n; i++)
+		dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] | 0x20 :
+		    src[i]);
+	dst[n] = '\0';
+	return 0;
+}
+
+/* RFC 9113 8.2.2: fields that do not cross between HTTP/1.1 and HTTP/2
+ * (a lower-case name), Host too: :authority stands for it. */
+int
+h2_conn_field(const char *name)
+{
+	return strcmp(name, "connection") == 0 ||
+	    strcmp(name, "keep-alive") == 0 ||
+	    strcmp(name, "proxy-connection") == 0 ||
+	    strcmp(name, "transfer-encoding") == 0 ||
+	    strcmp(name, "upgrade") == 0 || strcmp(name, "te") == 0 ||
+	    strcmp(name, "host") == 0;
+}
+
+/* The fields of an HTTP/1 head that go on in HTTP/2, in lower case:
+ * not the hop-by-hop ones, not those of h2_conn_field. 0 or -1. */
+int
+h2_hdrs_from_http1(struct h2hdrs *hb, const struct http1_head *h)
+{
+	const struct http1_field *fl;
+	char			  name[H2_NAME_MAX];
+	size_t			  i;
+
+	for (i = 0; i < h->hh_nfields; i++) {
+		fl = &h->hh_fields[i];
+		if (http1_field_is_hop(h, fl) || h2_name_lower(name,
+		    sizeof(name), http1_str(h, fl->hf_name),
+		    fl->hf_name.hs_len) == -1 || h2_conn_field(name))
+			continue;
+		if (h2_hdrs_add(hb, (const uint8_t *)name, fl->hf_name.hs_len,
+		    (const uint8_t *)http1_str(h, fl->hf_value),
+		    fl->hf_value.hs_len, SIZE_MAX) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The regular fields of a block as HTTP/1.1 field lines. */
+void
+h2_hdrs_write_http1(struct evbuffer *out, const struct h2hdrs *hb)
+{
+	const nghttp2_nv	*nv;
+	size_t			 i;
+
+	for (i = 0; hb != NULL && i < hb->hb_n; i++) {
+		nv = &hb->hb_nv[i];
+		if (nv->namelen > 0 && nv->name[0] == ':')
+			continue;
+		evbuffer_add_printf(out, "%.*s: %.*s\r\n", (int)nv->namelen,
+		    nv->name, (int)nv->valuelen, nv->value);
+	}
 }
 
 /* A :status of three digits, else 0. */
-static int
+int
 h2_status(const nghttp2_nv *st)
 {
 	if (st == NULL || st->valuelen != 3 || !isdigit(st->value[0]) ||
@@ -212,25 +287,48 @@ h2_ev_request(struct h2s *s)
 		grpc_init(&s->s_gp[1], NULL);
 	}
 	cn->cn_nreq++;
-	if ((hv = calloc(s->s_hdrs.hb_n + 1, sizeof(*hv))) == NULL)
+	if (!ev_enabled())
 		return;
-	n = h2_hdrs_ev(&s->s_hdrs, hv);
+	hv = h2_hdrs_ev(&s->s_hdrs, &n);
 	ev_x_request_headers(&cn->cn_ev, &s->s_x, m, ml, sc, sl, a, al, p, pl,
 	    hv, n);
+	free(hv);
+}
+
+/* A response head of exchange x, from an HTTP/2 header block. */
+void
+h2_ev_head(struct ev_flow *f, struct ev_xchg *x, int status,
+    const struct h2hdrs *hb)
+{
+	struct ev_hdr	*hv;
+	size_t		 n;
+
+	if (!ev_enabled())
+		return;
+	hv = h2_hdrs_ev(hb, &n);
+	ev_x_response_headers(f, x, status, hv, n);
+	free(hv);
+}
+
+/* The end of a body of exchange x: its trailers, or a reset. */
+void
+h2_ev_tail(struct ev_flow *f, struct ev_xchg *x, int resp,
+    const struct h2hdrs *trailers, const char *reset, const char *by)
+{
+	struct ev_hdr	*hv;
+	size_t		 n;
+
+	if (!ev_enabled())
+		return;
+	hv = h2_hdrs_ev(trailers, &n);
+	ev_x_body_end(f, x, resp, hv, n, reset, by);
 	free(hv);
 }
 
 void
 h2_ev_response(struct h2s *s, int status, const struct h2hdrs *hb)
 {
-	struct ev_hdr	*hv;
-	size_t		 n;
-
-	if ((hv = calloc(hb->hb_n + 1, sizeof(*hv))) == NULL)
-		return;
-	n = h2_hdrs_ev(hb, hv);
-	ev_x_response_headers(&s->s_h->h_conn->cn_ev, &s->s_x, status, hv, n);
-	free(hv);
+	h2_ev_head(&s->s_h->h_conn->cn_ev, &s->s_x, status, hb);
 }
 
 static void
@@ -313,8 +411,6 @@ h2_ev_end(struct h2s *s, int resp, const struct h2hdrs *trailers,
     const char *reset, const char *by)
 {
 	struct h2grpc_arg ga = { s, resp };
-	struct ev_hdr	*hv = NULL;
-	size_t		 n = 0;
 
 	if (s->s_ended[resp])
 		return;
@@ -327,12 +423,7 @@ h2_ev_end(struct h2s *s, int resp, const struct h2hdrs *trailers,
 	if (s->s_grpc && s->s_gp[resp].gp_error.ge_kind == GRPC_E_NONE &&
 	    reset == NULL && grpc_end(&s->s_gp[resp]) != GRPC_END_CLEAN)
 		h2_grpc_error(&ga, &s->s_gp[resp].gp_error);
-	if (trailers != NULL && trailers->hb_n > 0 &&
-	    (hv = calloc(trailers->hb_n, sizeof(*hv))) != NULL)
-		n = h2_hdrs_ev(trailers, hv);
-	ev_x_body_end(&s->s_h->h_conn->cn_ev, &s->s_x, resp, hv, n, reset,
-	    by);
-	free(hv);
+	h2_ev_tail(&s->s_h->h_conn->cn_ev, &s->s_x, resp, trailers, reset, by);
 }
 
 /* A text/event-stream response without a content coding: its events are

@@ -37,7 +37,6 @@ enum h2h1_state {
 #define H2H1_TRAILER_BUF (HTTP1_TRAILER_MAX + HTTP1_TRAILER_FIELDS + 2)
 
 static void	h2h1_send_head(struct h2c *);
-static int	h2h1_conn_field(const char *);
 static void	h2h1_next(struct h2c *);
 
 int
@@ -80,25 +79,22 @@ h2h1_trailers(struct h2c *h, struct h2hdrs *hb)
 {
 	const char	*p = h->h_h1_tbuf, *end = p + h->h_h1_tlen, *eol, *c;
 	const char	*v, *ve;
-	char		 name[256];
-	size_t		 i, nlen;
+	char		 name[H2_NAME_MAX];
+	size_t		 nlen;
 
 	while (p != NULL && p < end) {
 		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			break;
 		ve = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
 		if ((c = memchr(p, ':', (size_t)(ve - p))) != NULL &&
-		    (nlen = (size_t)(c - p)) > 0 && nlen < sizeof(name)) {
-			for (i = 0; i < nlen; i++)
-				name[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ?
-				    p[i] | 0x20 : p[i]);
-			name[nlen] = '\0';
+		    (nlen = (size_t)(c - p)) > 0 &&
+		    h2_name_lower(name, sizeof(name), p, nlen) == 0) {
 			for (v = c + 1; v < ve && (*v == ' ' || *v == '\t');
 			    v++)
 				;
 			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
 				ve--;
-			if (!h2h1_conn_field(name))
+			if (!h2_conn_field(name))
 				(void)h2_hdrs_add(hb, (const uint8_t *)name,
 				    nlen, (const uint8_t *)v, (size_t)(ve - v),
 				    SIZE_MAX);
@@ -106,17 +102,6 @@ h2h1_trailers(struct h2c *h, struct h2hdrs *hb)
 		p = eol + 1;
 	}
 	h->h_h1_tlen = 0;
-}
-
-/* RFC 9113 8.2.2: connection-specific fields do not pass (lower case). */
-static int
-h2h1_conn_field(const char *name)
-{
-	return strcmp(name, "transfer-encoding") == 0 ||
-	    strcmp(name, "connection") == 0 ||
-	    strcmp(name, "keep-alive") == 0 ||
-	    strcmp(name, "proxy-connection") == 0 ||
-	    strcmp(name, "upgrade") == 0 || strcmp(name, "te") == 0;
 }
 
 static struct h2s *
@@ -159,16 +144,13 @@ h2h1_is(const nghttp2_nv *nv, const char *name)
 	return nv->namelen == n && memcmp(nv->name, name, n) == 0;
 }
 
-/* Fields that HTTP/2 does not carry, or that this hop sets itself. */
+/* Fields that HTTP/2 does not carry, or that this hop sets itself
+ * (names arrive in lower case and NUL-terminated, h2_hdrs_add). */
 static int
 h2h1_skip_req(const nghttp2_nv *nv)
 {
 	return (nv->namelen > 0 && nv->name[0] == ':') ||
-	    h2h1_is(nv, "connection") || h2h1_is(nv, "keep-alive") ||
-	    h2h1_is(nv, "proxy-connection") ||
-	    h2h1_is(nv, "transfer-encoding") || h2h1_is(nv, "upgrade") ||
-	    h2h1_is(nv, "te") || h2h1_is(nv, "host") ||
-	    h2h1_is(nv, "cookie");
+	    h2_conn_field((const char *)nv->name) || h2h1_is(nv, "cookie");
 }
 
 static void
@@ -273,12 +255,7 @@ h2h1_req_more(struct h2c *h, struct h2s *s)
 		if (s->s_h1_chunked) {
 			/* trailers ride in the last chunk */
 			evbuffer_add(out, "0\r\n", 3);
-			for (n = 0; n < s->s_req_trailers.hb_n; n++)
-				evbuffer_add_printf(out, "%.*s: %.*s\r\n",
-				    (int)s->s_req_trailers.hb_nv[n].namelen,
-				    s->s_req_trailers.hb_nv[n].name,
-				    (int)s->s_req_trailers.hb_nv[n].valuelen,
-				    s->s_req_trailers.hb_nv[n].value);
+			h2_hdrs_write_http1(out, &s->s_req_trailers);
 			evbuffer_add(out, "\r\n", 2);
 		}
 	}
@@ -311,40 +288,18 @@ h2h1_cancel(struct h2c *h, struct h2s *s)
 		h->h_h1_last = 1;	/* h2h1_done ends the turns */
 }
 
-/* The response head as HTTP/2 fields, lower case, without the
- * connection-specific ones. */
+/* The response head as HTTP/2 fields: :status, then the others
+ * (h2_hdrs_from_http1). */
 static int
 h2h1_resp_fields(struct h2c *h, struct h2hdrs *hb)
 {
-	const struct http1_head	*r = &h->h_h1resp;
-	const struct http1_field *fl;
-	char			 st[12], name[256];
-	size_t			 i, j, nlen;
+	char st[12];
 
-	snprintf(st, sizeof(st), "%03d", r->hh_code);
+	snprintf(st, sizeof(st), "%03d", h->h_h1resp.hh_code);
 	if (h2_hdrs_add(hb, (const uint8_t *)":status", 7,
 	    (const uint8_t *)st, 3, SIZE_MAX) == -1)
 		return -1;
-	for (i = 0; i < r->hh_nfields; i++) {
-		fl = &r->hh_fields[i];
-		if (http1_field_is_hop(r, fl))
-			continue;
-		nlen = fl->hf_name.hs_len;
-		if (nlen >= sizeof(name))
-			continue;
-		for (j = 0; j < nlen; j++)
-			name[j] = (char)(http1_str(r, fl->hf_name)[j] |
-			    (http1_str(r, fl->hf_name)[j] >= 'A' &&
-			    http1_str(r, fl->hf_name)[j] <= 'Z' ? 0x20 : 0));
-		name[nlen] = '\0';
-		if (h2h1_conn_field(name))
-			continue;
-		if (h2_hdrs_add(hb, (const uint8_t *)name, nlen,
-		    (const uint8_t *)http1_str(r, fl->hf_value),
-		    fl->hf_value.hs_len, SIZE_MAX) == -1)
-			return -1;
-	}
-	return 0;
+	return h2_hdrs_from_http1(hb, &h->h_h1resp);
 }
 
 /* The active exchange is over (both ways, or as far as it will go). */

@@ -16,6 +16,7 @@
  * memory before its reader takes it. */
 #define H2_WINDOW	 (256 * 1024)
 #define H2_CONN_WINDOW	 (4 * 1024 * 1024)
+#define H2_NAME_MAX	 256	/* a field name turned to lower case */
 
 struct evbuffer;
 struct bufferevent;
@@ -106,6 +107,15 @@ void	 h2_hdrs_free(struct h2hdrs *);
 int	 h2_hdrs_add(struct h2hdrs *, const uint8_t *, size_t,
 	    const uint8_t *, size_t, size_t limit);
 const nghttp2_nv *h2_hdrs_get(const struct h2hdrs *, const char *);
+int	 h2_hdrs_from_http1(struct h2hdrs *, const struct http1_head *);
+int	 h2_name_lower(char *, size_t, const char *, size_t);
+int	 h2_conn_field(const char *);
+int	 h2_status(const nghttp2_nv *);
+void	 h2_hdrs_write_http1(struct evbuffer *, const struct h2hdrs *);
+void	 h2_ev_head(struct ev_flow *, struct ev_xchg *, int status,
+	    const struct h2hdrs *);
+void	 h2_ev_tail(struct ev_flow *, struct ev_xchg *, int resp,
+	    const struct h2hdrs *, const char *reset, const char *by);
 void	 h2_ev_request(struct h2s *);
 void	 h2_ev_response(struct h2s *, int status, const struct h2hdrs *);
 void	 h2_ev_data(struct h2s *, int resp, const uint8_t *, size_t);

@@ -330,7 +330,6 @@ decode_json_format(const uint8_t *p, size_t n, uint32_t max_depth,
 static int
 json_ctl(struct dbuf *b, uint8_t c)
 {
-	static const char hex[] = "0123456789abcdef";
 	char	 e[7] = "\\u00";
 
 	switch (c) {
@@ -341,8 +340,7 @@ json_ctl(struct dbuf *b, uint8_t c)
 	case '\t':
 		return dbuf_put(b, "\\t", 2);
 	default:
-		e[4] = hex[c >> 4];
-		e[5] = hex[c & 0xf];
+		util_hex(&c, 1, e + 4, 3);
 		return dbuf_put(b, e, 6);
 	}
 }

@@ -83,6 +83,23 @@ util_hex(const uint8_t *b, size_t n, char *out, size_t outsz)
 	out[2 * i] = '\0';
 }
 
+void
+util_fingerprint(const uint8_t *b, size_t n, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t		  i, o = 0;
+
+	if (outsz == 0)
+		return;
+	for (i = 0; i < n && o + 3 + (i > 0) <= outsz; i++) {
+		if (i > 0)
+			out[o++] = ':';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 0xf];
+	}
+	out[o] = '\0';
+}
+
 uint32_t
 util_fnv1a(uint32_t h, const void *p, size_t n)
 {

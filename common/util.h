@@ -28,6 +28,9 @@ int	 util_nonblock(int);
 int	 util_hexval(int);
 /* n bytes as lower-case hex into out, NUL-terminated, cut to fit. */
 void	 util_hex(const uint8_t *, size_t n, char *out, size_t outsz);
+/* "AB:CD:...", a certificate fingerprint as people compare them; out
+ * needs 3 * n bytes. */
+void	 util_fingerprint(const uint8_t *, size_t n, char *out, size_t outsz);
 /* FNV-1a over n bytes, continuing from h (UTIL_FNV_BASIS to start). */
 #define UTIL_FNV_BASIS 2166136261u
 uint32_t util_fnv1a(uint32_t h, const void *, size_t n);

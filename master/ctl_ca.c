@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "common/flowr.h"
+#include "common/util.h"
 #include "master/ctl.h"
 #include "master/token.h"
 
@@ -81,18 +82,15 @@ ca_show(const struct ctl_env *env)
 	char		 nb[CA_TIME_MAX], na[CA_TIME_MAX];
 	char		 fp[EVP_MAX_MD_SIZE * 3 + 1], hex[EVP_MAX_MD_SIZE * 2 + 1];
 	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0, i;
+	unsigned int	 mdlen = 0;
 	X509		*x = ca_load(env, path, sizeof(path));
 	time_t		 exp;
 	long long	 days;
 
 	if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1)
 		ctl_fail("%s: cannot hash the certificate", path);
-	for (i = 0; i < mdlen; i++) {
-		snprintf(fp + (size_t)3 * i, 4, "%02X%s", md[i], i + 1 < mdlen ? ":" :
-		    "");
-		snprintf(hex + (size_t)2 * i, 3, "%02x", md[i]);
-	}
+	util_fingerprint(md, mdlen, fp, sizeof(fp));
+	util_hex(md, mdlen, hex, sizeof(hex));
 	ca_name(X509_get_subject_name(x), subj, sizeof(subj));
 	ca_name(X509_get_issuer_name(x), iss, sizeof(iss));
 	ca_time(X509_get0_notBefore(x), nb, sizeof(nb));

@@ -20,16 +20,27 @@
 #define CTL_STORE_PATH	"store/flows.db"
 #define CTL_BUSY_MSEC	2000	/* webui's write transactions are short */
 
+static void	ctl_vsay(const char *, va_list)
+		    __attribute__((format(printf, 1, 0)));
+
+/* "mitmctl: " and the message, on stderr. */
+static void
+ctl_vsay(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "mitmctl: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+}
+
 void
 ctl_usage_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "mitmctl: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ctl_vsay(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nusage: mitmctl [-j] [-f config] flows [filters] | "
+	fprintf(stderr, "usage: mitmctl [-j] [-f config] flows [filters] | "
 	    "flows show id |\n       flows export --har [filters] [-o file] | "
 	    "flows --follow [--host h] |\n       ca show | ca export "
 	    "pem|der|cer [-o file] | token   (see mitmctl(8))\n");
@@ -41,11 +52,9 @@ ctl_fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "mitmctl: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ctl_vsay(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n");
 	exit(CTL_EXIT_FAIL);
 }
 

@@ -18,6 +18,7 @@
 
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "master/token.h"
 
 #define TOKEN_MODE	0600
@@ -86,21 +87,16 @@ token_read(const char *state_dir, char *buf, size_t size)
 static int
 token_make(const char *state_dir, const char *path)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char	 rnd[TOKEN_BYTES];
 	char		 tmp[CONF_PATH_MAX], text[TOKEN_HEX + 1];
-	size_t		 i;
 	int		 fd;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 		log_warn("admin token: getrandom");
 		return (-1);
 	}
-	for (i = 0; i < sizeof(rnd); i++) {
-		text[(size_t)2 * i] = hex[rnd[i] >> 4];
-		text[(size_t)2 * i + 1] = hex[rnd[i] & 0xf];
-	}
-	text[TOKEN_HEX] = '\n';
+	util_hex(rnd, sizeof(rnd), text, sizeof(text));
+	text[TOKEN_HEX] = '\n';	/* where util_hex put the NUL */
 	explicit_bzero(rnd, sizeof(rnd));
 	if (token_path(state_dir, ".new", tmp, sizeof(tmp)) == -1)
 		return (-1);

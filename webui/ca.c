@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/util.h"
 #include "webui/webui.h"
 
 static int
@@ -71,16 +72,13 @@ webui_ca_facts(struct webui_ca *wc, X509 *x)
 {
 	unsigned char	 md[EVP_MAX_MD_SIZE];
 	unsigned int	 mdlen = 0;
-	size_t		 i;
 	struct tm	 tm;
 
 	if (!X509_digest(x, EVP_sha256(), md, &mdlen) ||
 	    mdlen != WEBUI_SHA256_LEN)
 		return (-1);
 	memcpy(wc->wc_md, md, WEBUI_SHA256_LEN);
-	for (i = 0; i < mdlen; i++)
-		snprintf(wc->wc_sha256 + 3 * i, sizeof(wc->wc_sha256) - 3 * i,
-		    "%02X%s", md[i], i + 1 < mdlen ? ":" : "");
+	util_fingerprint(md, mdlen, wc->wc_sha256, sizeof(wc->wc_sha256));
 	memset(&tm, 0, sizeof(tm));
 	if (!ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) ||
 	    strftime(wc->wc_not_after, sizeof(wc->wc_not_after),

@@ -78,10 +78,12 @@ h2_choose(int offered_h2, int offered_http11, int up_h2)
 void
 h2_hdrs_clear(struct h2hdrs *hb)
 {
-	size_t i;
+	struct h2chunk *c;
 
-	for (i = 0; i < hb->hb_n; i++)
-		free(hb->hb_nv[i].name);	/* name and value: one block */
+	while ((c = hb->hb_mem) != NULL) {
+		hb->hb_mem = c->hc_next;
+		free(c);
+	}
 	hb->hb_n = 0;
 	hb->hb_bytes = 0;
 	hb->hb_over = 0;
@@ -103,8 +105,9 @@ h2_hdrs_add(struct h2hdrs *hb, const uint8_t *name, size_t nlen,
     const uint8_t *value, size_t vlen, size_t limit)
 {
 	nghttp2_nv	*nv;
+	struct h2chunk	*c = hb->hb_mem;
 	uint8_t		*p;
-	size_t		 cap;
+	size_t		 cap, need = nlen + vlen + 2;
 
 	/* RFC 9113 6.5.2: each field counts 32 bytes more than its text */
 	hb->hb_bytes += nlen + vlen + 32;
@@ -119,8 +122,17 @@ h2_hdrs_add(struct h2hdrs *hb, const uint8_t *name, size_t nlen,
 		hb->hb_nv = nv;
 		hb->hb_cap = cap;
 	}
-	if ((p = malloc(nlen + vlen + 2)) == NULL)
-		return -1;
+	if (c == NULL || c->hc_size - c->hc_used < need) {
+		cap = MAX(need, (size_t)H2_CHUNK);
+		if ((c = malloc(sizeof(*c) + cap)) == NULL)
+			return -1;
+		c->hc_next = hb->hb_mem;
+		c->hc_used = 0;
+		c->hc_size = cap;
+		hb->hb_mem = c;
+	}
+	p = c->hc_data + c->hc_used;
+	c->hc_used += need;
 	memcpy(p, name, nlen);
 	p[nlen] = '\0';
 	memcpy(p + nlen + 1, value, vlen);

@@ -24,9 +24,20 @@ struct wsobs;
 struct sseobs;
 struct conn;
 
-/* A header block being received or kept (trailers): name and value of a
- * field share one allocation. */
+/* Where the fields of a block are copied: a chunk holds many, so a block
+ * costs an allocation or two, not two a field. */
+struct h2chunk {
+	struct h2chunk	*hc_next;
+	size_t		 hc_used;
+	size_t		 hc_size;
+	uint8_t		 hc_data[];
+};
+#define H2_CHUNK	 4096
+
+/* A header block being received or kept (trailers): names and values,
+ * NUL-terminated, in the block's chunks. */
 struct h2hdrs {
+	struct h2chunk	*hb_mem;
 	nghttp2_nv	*hb_nv;
 	size_t		 hb_n;
 	size_t		 hb_cap;

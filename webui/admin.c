@@ -31,6 +31,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -150,11 +151,10 @@ admin_ctx_pem(SSL_CTX *ctx, const uint8_t *cert, size_t certlen,
 }
 
 static int
-admin_ctx_der(const struct webui *wu, SSL_CTX *ctx, const uint8_t *cert,
-    size_t certlen, const uint8_t *key, size_t keylen)
+admin_ctx_der(SSL_CTX *ctx, const uint8_t *cert, size_t certlen,
+    const uint8_t *key, size_t keylen)
 {
 	const unsigned char	*p;
-	X509			*ca;
 	EVP_PKEY		*pk;
 	int			 ok;
 
@@ -165,14 +165,43 @@ admin_ctx_der(const struct webui *wu, SSL_CTX *ctx, const uint8_t *cert,
 		return (-1);
 	ok = SSL_CTX_use_PrivateKey(ctx, pk) == 1;
 	EVP_PKEY_free(pk);
-	/* The CA certificate after the leaf, as a worker sends it. */
-	if (ok && wu->wu_ca.wc_der != NULL) {
-		p = wu->wu_ca.wc_der;
-		if ((ca = d2i_X509(NULL, &p, (long)wu->wu_ca.wc_derlen)) !=
-		    NULL && !SSL_CTX_add0_chain_cert(ctx, ca))
-			X509_free(ca);
-	}
 	return (ok ? 0 : -1);
+}
+
+/*
+ * The CA certificate after certd's leaf, as a worker sends it: 0 when
+ * added. A webui that master has just started may get the leaf before
+ * the CA certificate; admin_ca_changed() then adds it. Only the leaf's
+ * issuer goes in: after a rotation the new CA comes before the new leaf.
+ */
+static int
+admin_chain_ca(const struct webui *wu, SSL_CTX *ctx)
+{
+	const unsigned char	*p = wu->wu_ca.wc_der;
+	X509			*ca, *leaf;
+
+	if (p == NULL || (leaf = SSL_CTX_get0_certificate(ctx)) == NULL ||
+	    (ca = d2i_X509(NULL, &p, (long)wu->wu_ca.wc_derlen)) == NULL)
+		return (-1);
+	if (X509_check_issued(ca, leaf) != X509_V_OK ||
+	    !SSL_CTX_add0_chain_cert(ctx, ca)) {
+		X509_free(ca);
+		return (-1);
+	}
+	return (0);
+}
+
+/* A CA certificate came: the chain of a leaf that came before it. New
+ * connections send it; open ones keep what they had. */
+void
+admin_ca_changed(struct webui *wu)
+{
+	if (wu->wu_admin_ctx != NULL && wu->wu_admin_unchained &&
+	    admin_chain_ca(wu, wu->wu_admin_ctx) == 0) {
+		wu->wu_admin_unchained = 0;
+		log_info("admin listener: the CA certificate follows certd's "
+		    "leaf");
+	}
 }
 
 /* IMSG_ADMIN_CERT: a new context with it; on failure the old one stays
@@ -190,7 +219,7 @@ admin_set_cert(struct webui *wu, uint32_t format, const uint8_t *cert,
 		return;
 	}
 	rv = format == ADMIN_CERT_PEM ? admin_ctx_pem(ctx, cert, certlen, key,
-	    keylen) : admin_ctx_der(wu, ctx, cert, certlen, key, keylen);
+	    keylen) : admin_ctx_der(ctx, cert, certlen, key, keylen);
 	if (rv == 0 && SSL_CTX_check_private_key(ctx) != 1)
 		rv = -1;
 	if (rv == -1) {
@@ -203,6 +232,9 @@ admin_set_cert(struct webui *wu, uint32_t format, const uint8_t *cert,
 		SSL_CTX_free(ctx);
 		return;
 	}
+	wu->wu_admin_unchained = format == ADMIN_CERT_DER &&
+	    admin_chain_ca(wu, ctx) == -1;
+	ERR_clear_error();
 	SSL_CTX_free(wu->wu_admin_ctx);	/* open connections keep theirs */
 	wu->wu_admin_ctx = ctx;
 	wu->wu_admin_has_cert = 1;

@@ -27,6 +27,7 @@ struct evhttp_uri;
 struct flowq;
 struct webui;
 typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
 
 #define ADMIN_COOKIE		"mitmd_admin"
 #define ADMIN_SESSION_LEN	64	/* hex of a SHA-256 */
@@ -106,6 +107,7 @@ int	admin_flow_id(const char *path, const char *prefix, int64_t *id);
 int	admin_init(struct webui *, struct event_base *);
 int	admin_listen(struct webui *, int fd);	/* takes fd */
 void	admin_set_conf(struct webui *, const struct conf_admin *);
+void	admin_ca_changed(struct webui *);
 void	admin_set_cert(struct webui *, uint32_t format, const uint8_t *cert,
 	    size_t certlen, const uint8_t *key, size_t keylen);
 void	admin_headers(struct evhttp_request *, const char *ctype);
@@ -127,6 +129,9 @@ int	admin_page(struct webui *, struct evhttp_request *, const char *path,
 	    const struct evhttp_uri *);
 int	admin_page_static(struct evhttp_request *, const char *path);
 void	admin_page_login(struct evhttp_request *, const char *msg);
-int	admin_detail_events(struct evbuffer *, sqlite3 *, int64_t id);
+
+/* admindetail.c: the page of one flow */
+int	admin_detail(struct evbuffer *, sqlite3 *, int64_t id);
+const char *admin_col(sqlite3_stmt *, int);	/* "" for NULL */
 
 #endif

@@ -37,15 +37,115 @@ static const char admin_css[] =
     "vertical-align:top}\n"
     "td.url{word-break:break-all}pre{background:#f6f6f6;padding:6px;"
     "white-space:pre-wrap;word-break:break-all}\n"
-    "form.f input{width:8em}nav a{margin-right:1em}.err{color:#a00}\n";
+    "form.f input{width:8em}nav a{margin-right:1em}.err{color:#a00}\n"
+    "h3{font-size:1em;margin:1em 0 .3em}table.hdrs th{width:16em;"
+    "font-weight:normal;color:#555}\n"
+    "pre.body{max-height:40em;overflow:auto}p.dec,p.part{margin:.3em 0}\n"
+    "section.xchg{border-top:2px solid #ccc;margin-top:1.5em}\n";
 
 static const char admin_js[] =
     "\"use strict\";\n"
-    "/* Times in the browser's own zone; the page works without it. */\n"
+    "/* The admin pages work without this script. With it: times in the\n"
+    " * browser's zone, JSON bodies indented, and the newest page of the flow\n"
+    " * list follows the live feed (wss /api/feed), resuming after the last\n"
+    " * event it saw when the connection drops. */\n"
     "document.querySelectorAll(\"time[datetime]\").forEach(function (t) {\n"
     "  var d = new Date(t.getAttribute(\"datetime\"));\n"
     "  if (!isNaN(d)) t.title = d.toString();\n"
-    "});\n";
+    "});\n"
+    "document.querySelectorAll(\"pre.json\").forEach(function (p) {\n"
+    "  try {\n"
+    "    p.textContent = JSON.stringify(JSON.parse(p.textContent), null, 2);\n"
+    "  } catch (e) { /* shown as stored */ }\n"
+    "});\n"
+    "(function () {\n"
+    "  var tb = document.getElementById(\"flows\");\n"
+    "  var st = document.getElementById(\"live\");\n"
+    "  var ROWS = 1000, rows = {}, delay = 500, after;\n"
+    "  if (!tb || !st || !window.WebSocket ||\n"
+    "      !tb.hasAttribute(\"data-after\"))\n"
+    "    return;\n"
+    "  after = tb.getAttribute(\"data-after\");\n"
+    "  Array.prototype.forEach.call(tb.rows, function (r) {\n"
+    "    rows[r.getAttribute(\"data-flow\")] = r;\n"
+    "  });\n"
+    "  function set(r, i, v) {\n"
+    "    if (v !== undefined && v !== null)\n"
+    "      r.cells[i].textContent = String(v);\n"
+    "  }\n"
+    "  function row(e) {\n"
+    "    var id = String(e.flow_id), r = rows[id], a, t, i, o;\n"
+    "    if (r) return r;\n"
+    "    r = document.createElement(\"tr\");\n"
+    "    r.setAttribute(\"data-flow\", id);\n"
+    "    for (i = 0; i < 8; i++)\n"
+    "      r.appendChild(document.createElement(\"td\"));\n"
+    "    r.cells[7].className = \"url\";\n"
+    "    a = document.createElement(\"a\");\n"
+    "    a.href = \"/flows/\" + id;\n"
+    "    a.textContent = id;\n"
+    "    r.cells[0].appendChild(a);\n"
+    "    t = document.createElement(\"time\");\n"
+    "    t.setAttribute(\"datetime\", e.ts);\n"
+    "    t.textContent = e.ts;\n"
+    "    r.cells[1].appendChild(t);\n"
+    "    tb.insertBefore(r, tb.firstChild);\n"
+    "    rows[id] = r;\n"
+    "    while (tb.rows.length > ROWS) {\n"
+    "      o = tb.rows[tb.rows.length - 1];\n"
+    "      delete rows[o.getAttribute(\"data-flow\")];\n"
+    "      tb.removeChild(o);\n"
+    "    }\n"
+    "    return r;\n"
+    "  }\n"
+    "  /* As the store keeps a flow's row: the first exchange names it. */\n"
+    "  function apply(e) {\n"
+    "    var r = row(e);\n"
+    "    set(r, 2, e.client_addr);\n"
+    "    set(r, 3, e.protocol);\n"
+    "    if (e.server_host !== null && e.server_host !== undefined)\n"
+    "      set(r, 6, e.server_host + \":\" + e.server_port);\n"
+    "    var t = e.type;\n"
+    "    if (t === \"connect_received\" && r.cells[4].textContent === \"\")\n"
+    "      set(r, 4, e.method);\n"
+    "    if (t === \"request_headers\" && !r.hasAttribute(\"data-req\")) {\n"
+    "      r.setAttribute(\"data-req\", \"1\");\n"
+    "      set(r, 4, e.method);\n"
+    "      set(r, 7, e.url || e.target);\n"
+    "    }\n"
+    "    if (t === \"response_headers\" &&\n"
+    "        !r.hasAttribute(\"data-status\")) {\n"
+    "      r.setAttribute(\"data-status\", \"1\");\n"
+    "      set(r, 5, e.status);\n"
+    "    }\n"
+    "  }\n"
+    "  function connect() {\n"
+    "    var ws = new WebSocket(\"wss://\" + location.host +\n"
+    "      \"/api/feed?after=\" + after);\n"
+    "    st.textContent = \"connecting\";\n"
+    "    ws.onmessage = function (m) {\n"
+    "      var f;\n"
+    "      try { f = JSON.parse(m.data); } catch (e) { return; }\n"
+    "      if (f.control === \"live\") {\n"
+    "        st.textContent = \"live\";\n"
+    "        delay = 500;\n"
+    "      } else if (f.control === \"truncated\") {\n"
+    "        st.textContent = \"live; events were skipped, reload for all\";\n"
+    "      } else if (f.control === \"no_store\") {\n"
+    "        st.textContent = \"off (no flow store)\";\n"
+    "      } else if (f.event) {\n"
+    "        if (f.id !== null && f.id !== undefined) after = f.id;\n"
+    "        if (f.event.flow_id !== undefined) apply(f.event);\n"
+    "      }\n"
+    "    };\n"
+    "    ws.onclose = function () {\n"
+    "      st.textContent = \"reconnecting\";\n"
+    "      setTimeout(connect, delay);\n"
+    "      delay = Math.min(delay * 2, 15000);\n"
+    "    };\n"
+    "  }\n"
+    "  connect();\n"
+    "})();\n";
 
 static const char *const admin_fkeys[] = {
 	"host", "method", "status", "protocol", "since", "until", "text",
@@ -181,21 +281,16 @@ admin_list_form(struct evbuffer *b, const struct admin_form *af,
 	    "</form>\n", link);
 }
 
-static const char *
-admin_col(sqlite3_stmt *q, int i)
-{
-	const char *s = (const char *)sqlite3_column_text(q, i);
-
-	return (s != NULL ? s : "");
-}
-
 static void
 admin_list_row(struct evbuffer *b, sqlite3_stmt *q)
 {
 	long long id = (long long)sqlite3_column_int64(q, FQC_ID);
 
-	evbuffer_add_printf(b, "<tr><td><a href=\"/flows/%lld\">%lld</a></td>"
-	    "<td><time datetime=\"", id, id);
+	evbuffer_add_printf(b, "<tr data-flow=\"%lld\"%s%s><td><a href=\""
+	    "/flows/%lld\">%lld</a></td><td><time datetime=\"", id,
+	    sqlite3_column_type(q, FQC_URL) != SQLITE_NULL ? " data-req=\"1\"" :
+	    "", sqlite3_column_type(q, FQC_STATUS) != SQLITE_NULL ?
+	    " data-status=\"1\"" : "", id, id);
 	webui_html_text(b, admin_col(q, FQC_FIRST_TS));
 	evbuffer_add_printf(b, "\">");
 	webui_html_text(b, admin_col(q, FQC_FIRST_TS));
@@ -218,7 +313,7 @@ admin_list_row(struct evbuffer *b, sqlite3_stmt *q)
 /* The rows; the first and last ids for the page links. -1: SQL error. */
 static int
 admin_list_rows(struct evbuffer *b, sqlite3 *db, struct flowq *fq,
-    int64_t *first, int64_t *last, uint32_t *n)
+    int64_t live, int64_t *first, int64_t *last, uint32_t *n)
 {
 	char		 sql[FLOWQ_SQL_MAX];
 	sqlite3_stmt	*q;
@@ -234,7 +329,10 @@ admin_list_rows(struct evbuffer *b, sqlite3 *db, struct flowq *fq,
 	}
 	evbuffer_add_printf(b, "<table><thead><tr><th>flow</th><th>time</th>"
 	    "<th>client</th><th>protocol</th><th>method</th><th>status</th>"
-	    "<th>host</th><th>URL</th></tr></thead><tbody>\n");
+	    "<th>host</th><th>URL</th></tr></thead><tbody id=\"flows\"");
+	if (live >= 0)
+		evbuffer_add_printf(b, " data-after=\"%lld\"", (long long)live);
+	evbuffer_add_printf(b, ">\n");
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (*n == 0)
 			*first = sqlite3_column_int64(q, FQC_ID);
@@ -247,6 +345,35 @@ admin_list_rows(struct evbuffer *b, sqlite3 *db, struct flowq *fq,
 	return (rc == SQLITE_DONE ? 0 : -1);
 }
 
+/*
+ * The newest page without filters follows the live feed (admin.js): the
+ * last event id the page saw is where the feed starts, so each flow that
+ * happens after the page was made comes in, and each event of a flow on
+ * the page updates its row. -1: no live feed on this page.
+ */
+static int64_t
+admin_live_after(sqlite3 *db, const struct flowq *fq,
+    const struct admin_form *af)
+{
+	sqlite3_stmt	*q;
+	int64_t		 id = -1;
+	size_t		 i;
+
+	if (fq->fq_page != FLOWQ_FIRST)
+		return (-1);
+	for (i = 0; i < nitems(admin_fkeys); i++)
+		if (strcmp(admin_fkeys[i], "limit") != 0 &&
+		    af->af_val[i][0] != '\0')
+			return (-1);
+	if (sqlite3_prepare_v2(db, "SELECT coalesce(max(rowid), 0) FROM "
+	    "events", -1, &q, NULL) != SQLITE_OK)
+		return (-1);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		id = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return (id);
+}
+
 static void
 admin_list_page(struct webui *wu, struct evhttp_request *req,
     const struct evhttp_uri *uri)
@@ -257,7 +384,7 @@ admin_list_page(struct webui *wu, struct evhttp_request *req,
 	sqlite3		*db;
 	const char	*qs = evhttp_uri_get_query(uri);
 	char		 err[FLOWQ_ERR_MAX], link[ADMIN_QS_MAX];
-	int64_t		 first = 0, last = 0, older, newer;
+	int64_t		 first = 0, last = 0, older, newer, live;
 	uint32_t	 n = 0;
 	int		 rv = 0;
 
@@ -286,7 +413,8 @@ admin_list_page(struct webui *wu, struct evhttp_request *req,
 		evbuffer_free(b);
 		return;
 	}
-	rv = admin_list_rows(b, db, &fq, &first, &last, &n);
+	live = admin_live_after(db, &fq, &af);
+	rv = admin_list_rows(b, db, &fq, live, &first, &last, &n);
 	/* AFTER pages come oldest first. */
 	older = fq.fq_page == FLOWQ_AFTER ? first : last;
 	newer = fq.fq_page == FLOWQ_AFTER ? last : first;
@@ -297,7 +425,11 @@ admin_list_page(struct webui *wu, struct evhttp_request *req,
 	if (n > 0 && (n == fq.fq_limit || fq.fq_page == FLOWQ_AFTER))
 		evbuffer_add_printf(b, "<a href=\"/?%sbefore=%lld\">older</a>",
 		    link, (long long)older);
-	evbuffer_add_printf(b, "</nav>\n<p>%u flows on this page.</p>\n", n);
+	evbuffer_add_printf(b, "</nav>\n<p>%u flows on this page.", n);
+	if (live >= 0)
+		evbuffer_add_printf(b, " Live: <span id=\"live\">off (this "
+		    "needs JavaScript)</span>");
+	evbuffer_add_printf(b, "</p>\n");
 	if (rv == -1) {
 		evbuffer_free(b);
 		admin_json_error(req, HTTP_INTERNAL, "Internal Server Error",
@@ -306,38 +438,6 @@ admin_list_page(struct webui *wu, struct evhttp_request *req,
 	}
 	admin_html_send(req, HTTP_OK, "OK", b);
 	evbuffer_free(b);
-}
-
-/* One query of the detail page as a table of its columns, each row. */
-static int
-admin_detail_table(struct evbuffer *b, sqlite3 *db, const char *sql,
-    int64_t id, const char *title)
-{
-	sqlite3_stmt	*q;
-	int		 i, rc, rows = 0;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-		return (-1);
-	sqlite3_bind_int64(q, 1, id);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		evbuffer_add_printf(b, "<h2>");
-		webui_html_text(b, title);
-		if (rows++ > 0 || strcmp(title, "Exchange") == 0)
-			evbuffer_add_printf(b, " %d", rows);
-		evbuffer_add_printf(b, "</h2>\n<table>\n");
-		for (i = 0; i < sqlite3_column_count(q); i++) {
-			if (sqlite3_column_type(q, i) == SQLITE_NULL)
-				continue;
-			evbuffer_add_printf(b, "<tr><th>");
-			webui_html_text(b, sqlite3_column_name(q, i));
-			evbuffer_add_printf(b, "</th><td><pre>");
-			webui_html_text(b, admin_col(q, i));
-			evbuffer_add_printf(b, "</pre></td></tr>\n");
-		}
-		evbuffer_add_printf(b, "</table>\n");
-	}
-	sqlite3_finalize(q);
-	return (rc == SQLITE_DONE ? 0 : -1);
 }
 
 static void
@@ -373,18 +473,7 @@ admin_detail_page(struct webui *wu, struct evhttp_request *req, int64_t id)
 	evbuffer_add_printf(b, "<nav><a href=\"/\">flows</a><a href=\""
 	    "/api/flows/%lld\">JSON</a></nav>\n<h1>Flow %lld</h1>\n",
 	    (long long)id, (long long)id);
-	rv = admin_detail_table(b, db, flowr_flow_sql, id, "Flow");
-	if (rv == 0)
-		rv = admin_detail_table(b, db, flowr_tls_sql, id, "TLS");
-	if (rv == 0)
-		rv = admin_detail_table(b, db, flowr_exchange_sql, id,
-		    "Exchange");
-	if (rv == 0) {
-		evbuffer_add_printf(b, "<h2>Events</h2>\n<table><tr><th>seq"
-		    "</th><th>time</th><th>type</th><th>detail</th></tr>\n");
-		rv = admin_detail_events(b, db, id);
-		evbuffer_add_printf(b, "</table>\n");
-	}
+	rv = admin_detail(b, db, id);
 	if (rv == -1) {
 		evbuffer_free(b);
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
@@ -392,29 +481,6 @@ admin_detail_page(struct webui *wu, struct evhttp_request *req, int64_t id)
 	}
 	admin_html_send(req, HTTP_OK, "OK", b);
 	evbuffer_free(b);
-}
-
-int
-admin_detail_events(struct evbuffer *b, sqlite3 *db, int64_t id)
-{
-	sqlite3_stmt	*q;
-	int		 i, rc;
-
-	if (sqlite3_prepare_v2(db, flowr_timeline_sql, -1, &q, NULL) !=
-	    SQLITE_OK)
-		return (-1);
-	sqlite3_bind_int64(q, 1, id);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		evbuffer_add_printf(b, "<tr>");
-		for (i = 0; i < 4; i++) {
-			evbuffer_add_printf(b, "<td>");
-			webui_html_text(b, admin_col(q, i));
-			evbuffer_add_printf(b, "</td>");
-		}
-		evbuffer_add_printf(b, "</tr>\n");
-	}
-	sqlite3_finalize(q);
-	return (rc == SQLITE_DONE ? 0 : -1);
 }
 
 int

@@ -71,6 +71,7 @@ webui_ca_cert(struct webui *wu, struct ipc_msg *m)
 	}
 	log_info("CA certificate \"%s\", SHA-256 %s, valid until %s",
 	    wu->wu_ca.wc_name, wu->wu_ca.wc_sha256, wu->wu_ca.wc_not_after);
+	admin_ca_changed(wu);
 }
 
 /* The admin listener's certificate and key (the IPC rules bound the

@@ -50,11 +50,20 @@ webui_route(const char *path)
 int
 webui_html_text(struct evbuffer *b, const char *s)
 {
-	const char *rep;
-	int	 rv = 0;
+	return (webui_html_textn(b, s, strlen(s), 0));
+}
 
-	for (; *s != '\0' && rv == 0; s++) {
-		switch (*s) {
+/* len bytes of s; with multiline, tabs and line ends stay (a <pre>). */
+int
+webui_html_textn(struct evbuffer *b, const char *s, size_t len,
+    int multiline)
+{
+	const char	*rep;
+	size_t		 i;
+	int		 rv = 0;
+
+	for (i = 0; i < len && rv == 0; i++) {
+		switch (s[i]) {
 		case '<':
 			rep = "&lt;";
 			break;
@@ -70,11 +79,24 @@ webui_html_text(struct evbuffer *b, const char *s)
 		case '\'':
 			rep = "&#39;";
 			break;
+		case '\r':	/* of a CR LF: the LF ends the line */
+			if (multiline)
+				continue;
+			rep = "?";
+			break;
+		case '\n':
+		case '\t':
+			if (multiline) {
+				rv = evbuffer_add(b, s + i, 1);
+				continue;
+			}
+			rep = "?";
+			break;
 		default:
-			if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 				rep = "?";
 			else {
-				rv = evbuffer_add(b, s, 1);
+				rv = evbuffer_add(b, s + i, 1);
 				continue;
 			}
 		}

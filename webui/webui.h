@@ -224,6 +224,7 @@ struct webui {
 	struct evhttp		*wu_admin_http;
 	SSL_CTX			*wu_admin_ctx;
 	int			 wu_admin_has_cert;
+	int			 wu_admin_unchained; /* certd's leaf, no CA yet */
 	struct conf_admin	 wu_admin;
 	char			 wu_admin_session[WEBUI_SESSION_MAX];
 	struct feed		*wu_feed;	/* GET /api/feed (adminfeed.c) */
@@ -252,6 +253,7 @@ int	webui_page_index(struct evbuffer *, const struct webui_ca *,
 	    enum webui_os);
 int	webui_page_mobileconfig(struct evbuffer *, const struct webui_ca *);
 int	webui_html_text(struct evbuffer *, const char *);
+int	webui_html_textn(struct evbuffer *, const char *, size_t, int multiline);
 
 /* evparse.c: pure. 0, or -1 with *why. */
 int	wev_parse(const char *, size_t, struct wev *, const char **why);

@@ -32,12 +32,29 @@ def _descendants(pid):
     return out
 
 
+def spki_of(pem):
+    """The base64 SHA-256 of a PEM certificate's SubjectPublicKeyInfo,
+    as --ignore-certificate-errors-spki-list takes it."""
+    import base64
+    import hashlib
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    cert = x509.load_pem_x509_certificate(pem)
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER,
+        serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
 class Browser:
     """ua: the User-Agent (--user-agent); js: False disables JavaScript
     (the content-settings preference); proxy: "127.0.0.1:PORT" to browse
-    through mitmd."""
+    through mitmd, except to the "host:port" of bypass; trust_spki: the
+    base64 SHA-256 of public keys (spki_of) whose chains are trusted, as
+    a CA installed on the device would be."""
 
-    def __init__(self, ua=None, js=True, proxy=None):
+    def __init__(self, ua=None, js=True, proxy=None, bypass=(),
+                 trust_spki=()):
         try:
             from selenium import webdriver
             from selenium.common.exceptions import WebDriverException
@@ -61,7 +78,11 @@ class Browser:
             args.append(f"--user-agent={ua}")
         if proxy:
             args += [f"--proxy-server=http://{proxy}",
-                     "--proxy-bypass-list=<-loopback>"]
+                     "--proxy-bypass-list=" + ";".join(["<-loopback>",
+                                                        *bypass])]
+        if trust_spki:
+            args.append("--ignore-certificate-errors-spki-list=" +
+                        ",".join(trust_spki))
         for a in args:
             o.add_argument(a)
         if not js:

@@ -229,6 +229,7 @@ http {{
         ssl_certificate {cert};
         ssl_certificate_key {key};
         root {dir}/www;
+{extra}
     }}
 }}
 """
@@ -237,9 +238,10 @@ http {{
 class NginxOrigin:
     """nginx serving {dir}/www over TLS on a free loopback port. Files put
     there must be world-readable: nginx run as root drops its workers to
-    nobody."""
+    nobody. extra: directives added to its server block."""
 
-    def __init__(self, dirpath, certfile, keyfile, http2=False, tls=True):
+    def __init__(self, dirpath, certfile, keyfile, http2=False, tls=True,
+                 extra=""):
         self.dir = dirpath
         self.certfile = certfile
         self.www = os.path.join(dirpath, "www")
@@ -253,7 +255,8 @@ class NginxOrigin:
             f.write(NGINX_CONF.format(dir=dirpath, port=self.port,
                                       cert=certfile, key=keyfile,
                                       h2=" http2" if http2 else "",
-                                      ssl=" ssl" if tls else ""))
+                                      ssl=" ssl" if tls else "",
+                                      extra=extra))
         self.proc = subprocess.Popen(
             [shutil.which("nginx") or "/usr/sbin/nginx", "-p", dirpath,
              "-e", os.path.join(dirpath, "error.log"), "-c", conf],

@@ -27,6 +27,7 @@ struct master *master;
 static void proc_dispatch(struct ipc_chan *, struct ipc_msg *, void *);
 static void proc_chan_error(struct ipc_chan *, int, const char *, void *);
 static void proc_respawn_cb(evutil_socket_t, short, void *);
+static void proc_shutdown_next(void);
 static int  proc_spawn(struct proc *);
 
 static const char *
@@ -536,6 +537,8 @@ proc_reap(void)
 		}
 		proc_schedule_respawn(p);
 	}
+	if (master->m_stopping)
+		proc_shutdown_next();
 	if (master->m_stopping && proc_running() == 0)
 		event_base_loopexit(master->m_base, NULL);
 }
@@ -557,20 +560,60 @@ proc_respawn_cb(evutil_socket_t fd, short ev, void *arg)
 		proc_schedule_respawn(p);
 }
 
-void
-proc_shutdown_all(void)
+/*
+ * Shutdown in two steps. First the acceptor and the workers: they drain
+ * their flows, and the events of those flows (stream_closed last) still
+ * reach webui. Once none of them runs, webui, which writes what its
+ * channels still hold, and certd, which the workers may need for a leaf
+ * until the end. The kill timer of master_stop() bounds both steps.
+ */
+static int
+proc_last(enum role r)
+{
+	return (r == ROLE_WEBUI || r == ROLE_CERTD);
+}
+
+static void
+proc_shutdown_step(int last)
 {
 	size_t i;
 
 	for (i = 0; i < master->m_nprocs; i++) {
 		struct proc *p = &master->m_procs[i];
 
+		if (proc_last(p->p_role) != last)
+			continue;
 		evtimer_del(p->p_respawn);
-		if (proc_alive(p)) {
+		if (proc_alive(p) && p->p_state != PROC_DRAINING) {
 			p->p_state = PROC_DRAINING;
 			ipc_send_shutdown(p->p_chan, 0);
 		}
 	}
+}
+
+/* The second step, once no process of the first runs. */
+static void
+proc_shutdown_next(void)
+{
+	size_t i;
+
+	for (i = 0; i < master->m_nprocs; i++)
+		if (!proc_last(master->m_procs[i].p_role) &&
+		    master->m_procs[i].p_pid != 0)
+			return;
+	proc_shutdown_step(1);
+}
+
+void
+proc_shutdown_all(void)
+{
+	size_t i;
+
+	/* no respawn of any role from here on */
+	for (i = 0; i < master->m_nprocs; i++)
+		evtimer_del(master->m_procs[i].p_respawn);
+	proc_shutdown_step(0);
+	proc_shutdown_next();
 }
 
 void

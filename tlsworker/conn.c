@@ -607,3 +607,17 @@ conn_drain_idle(void)
 		}
 	}
 }
+
+/* The drain timeout: the flows still open end now, each with its audit
+ * line and its stream_closed ("shutdown"). The last one's close may
+ * exit the worker (worker_conn_closed). */
+void
+conn_close_all(void)
+{
+	struct conn *cn;
+
+	while ((cn = TAILQ_FIRST(&tw_env.tw_conns)) != NULL) {
+		conn_why(cn, "shutdown");
+		conn_close(cn);
+	}
+}

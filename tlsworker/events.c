@@ -116,11 +116,13 @@ ev_flush_cb(evutil_socket_t fd, short what, void *arg)
 	ev_flush();
 }
 
-/* The worker exits with exit(): the batch of its last pass goes first. */
+/* The worker exits with exit(): the batch of its last pass goes first,
+ * and out of the channel's queue (webui reads to the end of it). */
 static void
 ev_flush_atexit(void)
 {
 	ev_flush();
+	ipc_chan_flush(ev_sink);
 }
 
 /*

@@ -248,6 +248,7 @@ void	 conn_count_out(struct conn *, uint64_t);
 int	 conn_nodelay(int fd);
 /* On shutdown: close connections idle between requests. */
 void	 conn_drain_idle(void);
+void	 conn_close_all(void);
 
 /* A close reason for the stream_closed event, kept if one is set. */
 void	 conn_why(struct conn *, const char *);

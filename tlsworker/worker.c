@@ -289,8 +289,9 @@ worker_drain_timeout(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	log_info("drain timeout: %u connections still open, exiting",
+	log_info("drain timeout: %u connections still open, closing them",
 	    tw_env.tw_open);
+	conn_close_all();
 	worker_exit();
 }
 

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -116,6 +118,48 @@ webui_events(struct webui *wu, const char *text, size_t len)
 	}
 }
 
+static int
+webui_peers_open(const struct webui *wu)
+{
+	size_t i;
+
+	for (i = 0; i < CONF_MAX_WORKERS; i++)
+		if (wu->wu_peers[i] != NULL)
+			return (1);
+	return (0);
+}
+
+static void
+webui_stop_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	log_warnx("stopping: a worker's events channel is still open after "
+	    "%d s; its last events may be lost", WEBUI_STOP_SEC);
+	exit(0);	/* the store and the sinks: atexit */
+}
+
+/*
+ * IMSG_SHUTDOWN. Master sends it once the workers have exited, so each
+ * of their channels ends with an EOF after its last events: those are
+ * read and stored before webui exits (webui_worker_error), within
+ * WEBUI_STOP_SEC. Nothing else is worth a drain: a page request retries.
+ */
+void
+webui_stop(struct webui *wu)
+{
+	struct timeval tv = { WEBUI_STOP_SEC, 0 };
+
+	if (!webui_peers_open(wu))
+		exit(0);
+	if (wu->wu_stop_ev != NULL)
+		return;
+	if ((wu->wu_stop_ev = evtimer_new(wu->wu_base, webui_stop_cb,
+	    NULL)) == NULL || evtimer_add(wu->wu_stop_ev, &tv) == -1)
+		exit(0);
+}
+
 /* The worker died (EOF) or sent something the IPC rules refuse: its
  * channel goes; master gives us a new one when it respawns it. */
 static void
@@ -135,6 +179,8 @@ webui_worker_error(struct ipc_chan *c, int err, const char *why, void *arg)
 				    why);
 		}
 	ipc_chan_free(c);
+	if (wu->wu_stop_ev != NULL && !webui_peers_open(wu))
+		exit(0);
 }
 
 static int

@@ -214,11 +214,9 @@ webui_dispatch(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 		webui_web_status(wu, m);
 		break;
 	case IMSG_SHUTDOWN:
-		/* Nothing here is worth a drain: a page request retries.
-		 * The events already here go to the store and the files
-		 * (atexit); the workers' last ones may be lost. */
 		ipc_chan_flush(chan);
-		exit(0);
+		webui_stop(wu);
+		break;
 	default:
 		webui_conf(m, wu);
 		break;

@@ -51,6 +51,7 @@ typedef struct sqlite3 sqlite3;
 #define WEBUI_TIMEOUT_SEC	10	/* idle or slow connections */
 #define WEBUI_NOFILE		1024	/* RLIMIT_NOFILE */
 #define WEBUI_PAUSE_MSEC	500	/* accept pause at the fd limit */
+#define WEBUI_STOP_SEC		2	/* for the workers' last events */
 #define WEBUI_SHA256_LEN	32
 #define WEBUI_FPR_MAX		(WEBUI_SHA256_LEN * 3)	/* "AB:..." + NUL */
 #define WEBUI_DATE_MAX		64
@@ -212,6 +213,7 @@ struct webui {
 
 	/* events: a channel per worker, the sinks, the store */
 	struct ipc_chan		*wu_peers[CONF_MAX_WORKERS];
+	struct event		*wu_stop_ev;	/* set: stopping */
 	struct sink		*wu_sinks[WEBUI_SINKS_MAX];
 	size_t			 wu_nsinks;
 	struct event		*wu_flush_ev;	/* sinks, after a batch */
@@ -266,6 +268,7 @@ int	webui_rl_ok(struct webui_rl *, uint64_t period);
 /* IMSG_PEER from master: a worker's channel (takes the fd). */
 void	webui_peer(struct webui *, struct ipc_msg *);
 void	webui_peers_free(struct webui *);
+void	webui_stop(struct webui *);
 /* One event from a worker: check it, then the sinks and the store. 0 or
  * -1 (refused, counted and logged). */
 int	webui_event(struct webui *, const char *, size_t);

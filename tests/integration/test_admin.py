@@ -368,7 +368,10 @@ def test_list_page_without_js(env):
     st, h, body = a.get(f"/?text={RUN}&limit=3", tok)
     assert st == 200 and h["Content-Type"].startswith("text/html")
     page = body.decode()
-    assert page.count("<tr><td><a href=\"/flows/") == 3
+    assert len(re.findall(r'<tr data-flow="\d+"[^>]*><td><a href="/flows/',
+                          page)) == 3
+    # filtered: the page does not follow the live feed
+    assert "data-after" not in page and 'id="live"' not in page
     assert f'value="{RUN}"' in page
     assert f'href="/flows.har?text={RUN}&limit=3&"' in page
     m = re.search(r'href="/\?([^"]*before=\d+)">older', page)

@@ -420,3 +420,38 @@ def test_mitmd_store_off_no_sinks(mitmd_factory, build, http_origin):
     m.stop()
     assert not os.path.exists(os.path.join(m.state_dir, "store",
                                            "flows.db"))
+
+
+def test_mitmd_open_flows_recorded_at_stop(mitmd_factory, build,
+                                           http_origin):
+    """Flows still open at SIGTERM end in the file and the store with
+    their stream_closed: master stops the workers first and webui last,
+    and webui reads the workers' channels to their end before it exits."""
+    m = _mitmd_with_sinks(mitmd_factory, build, drain=1)
+    socks = []
+    try:
+        for _ in range(8):
+            s, r, _ = client.proxy_connect(m.proxy_port, http_origin.hostport)
+            assert r.status == 200
+            socks.append(s)
+        _events_or_skip(m.events_path)
+
+        def open_flows():
+            fl = E.by_flow(E.read(m.events_path))
+            got = [f for f, evs in fl.items()
+                   if any(e["type"] == "connect_decision" for e in evs)]
+            return got if len(got) == len(socks) else None
+        opened = util.wait_until(open_flows, 15, "the tunnels' decisions")
+        assert m.stop() == 0
+    finally:
+        for s in socks:
+            s.close()
+    fl = E.by_flow(E.read(m.events_path))
+    for f in opened:
+        assert fl[f][-1]["type"] == "stream_closed", fl[f][-1]
+        assert fl[f][-1]["reason"] == "shutdown", fl[f][-1]
+        E.check_flow(fl[f])
+    stored, _ = E.read_store(m.store_db)
+    assert all(stored[f]["close_reason"] == "shutdown" for f in opened)
+    closed = {int(d["conn"]) for d in m.audit() if d.get("closed")}
+    assert set(opened) <= closed

@@ -182,22 +182,43 @@ ctl_ca(struct ctl_env *env, int argc, char *argv[])
 	    "ca rotate");
 }
 
-/* "token", with -j. */
-int
-ctl_token(struct ctl_env *env, int argc, char *argv[])
+/* The token of "admin token file", with master's checks; or of the
+ * state directory. */
+static void
+ctl_token_get(const struct ctl_env *env, char *tok, size_t size)
 {
-	char tok[TOKEN_HEX + 1];
+	char why[TOKEN_WHY_MAX];
 
-	if (argc != 1)
-		ctl_usage_err("token takes no argument: \"%s\"", argv[1]);
-	if (token_read(env->ce_state_dir, tok, sizeof(tok)) == -1)
+	if (env->ce_admin_token_file[0] != '\0') {
+		if (token_file_read(env->ce_admin_token_file, tok, size, why,
+		    sizeof(why)) == -1)
+			ctl_fail("admin token file %s: %s",
+			    env->ce_admin_token_file, why);
+		return;
+	}
+	if (token_read(env->ce_state_dir, tok, size) == -1)
 		ctl_fail("no admin token in %s/%s: %s (mitmd makes it at "
 		    "start)", env->ce_state_dir, TOKEN_NAME, errno == EINVAL ?
 		    "not a token" : strerror(errno));
-	if (env->ce_json)
-		printf("{\"token\": \"%s\"}\n", tok);
-	else
+}
+
+/* "token", with -j. A token of "admin token file" is printable ASCII
+ * without spaces, but may hold '"' or '\\': escaped for JSON. */
+int
+ctl_token(struct ctl_env *env, int argc, char *argv[])
+{
+	char tok[CONF_ADMIN_TOKEN_MAX + 1];
+
+	if (argc != 1)
+		ctl_usage_err("token takes no argument: \"%s\"", argv[1]);
+	ctl_token_get(env, tok, sizeof(tok));
+	if (env->ce_json) {
+		printf("{\"token\": ");
+		flowr_json_str(stdout, tok);
+		printf("}\n");
+	} else
 		printf("%s\n", tok);
+	explicit_bzero(tok, sizeof(tok));
 	ctl_output_close(stdout, NULL);
 	return (0);
 }

@@ -321,7 +321,8 @@ cmd_simple(int fd, uint32_t type, int json)
 }
 
 /* The socket named by a config file (its runtime directory), its state
- * directory and events socket. Relative paths stay relative: to the
+ * directory, events socket and admin token file. Relative paths stay
+ * relative: to the
  * directory mitmctl runs in, as mitmd takes them from the one it
  * started in. */
 static void
@@ -339,6 +340,8 @@ read_conf(const char *file, char *path, size_t size, struct ctl_env *env)
 	    sizeof(env->ce_state_dir));
 	util_strlcpy(env->ce_events_socket, c.mc_events_socket,
 	    sizeof(env->ce_events_socket));
+	util_strlcpy(env->ce_admin_token_file, c.mc_admin_token_file,
+	    sizeof(env->ce_admin_token_file));
 	env->ce_have_conf = 1;
 	conf_free(&c);
 }

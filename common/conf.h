@@ -54,7 +54,10 @@
 #define CONF_FDS_RESERVE	64
 /* The admin listener (webui/admin.c): clients it serves, the token */
 #define CONF_ADMIN_ALLOW_MAX	16
-#define CONF_ADMIN_TOKEN_LEN	64	/* hex digits, as master/token.c */
+#define CONF_ADMIN_TOKEN_LEN	64	/* hex digits of the one master makes */
+/* "admin token file": printable ASCII without spaces, this many */
+#define CONF_ADMIN_TOKEN_MIN	32
+#define CONF_ADMIN_TOKEN_MAX	256
 #define CONF_ADMIN_PEM_MAX	16384	/* "admin certificate" or "key" */
 
 enum conf_action {
@@ -87,12 +90,14 @@ enum conf_listener_kind {
 };
 
 /* IMSG_CONF_ADMIN: who may use the admin listener and the token it
- * asks for. cad_nallow 0: loopback alone (127.0.0.0/8, ::1). */
+ * asks for, CONF_ADMIN_TOKEN_MIN to _MAX characters (the state
+ * directory's or "admin token file"'s). cad_nallow 0: loopback alone
+ * (127.0.0.0/8, ::1). */
 struct conf_admin {
 	uint32_t    cad_nallow;
 	uint32_t    cad_pad;
 	struct cidr cad_allow[CONF_ADMIN_ALLOW_MAX];
-	char	    cad_token[CONF_ADMIN_TOKEN_LEN + 8];	/* NUL-ended */
+	char	    cad_token[CONF_ADMIN_TOKEN_MAX + 8];	/* NUL-ended */
 };
 
 /* IMSG_CONF_GLOBAL: settings every child may need. */

@@ -23,7 +23,7 @@
 #include "common/addr.h"
 #include "common/conf.h"
 
-#define IPC_VERSION	12
+#define IPC_VERSION	13
 #define IPC_CHILD_FD	3	   /* a child's channel to master */
 #define IPC_MAX_PAYLOAD 65536	   /* bytes after the header */
 #define IPC_LOG_MAX	2048	   /* bytes of one log line */

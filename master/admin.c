@@ -7,6 +7,8 @@
  * the certificate (IMSG_CERT_REP) on master's channel; master hands
  * both, or the configured PEM, to webui with the token and the clients
  * allowed (IMSG_CONF_ADMIN, IMSG_ADMIN_CERT). The CA key stays in certd.
+ * The token is the state directory's admin.token, or the one "admin
+ * token file" names, read with the certificate.
  */
 #include <sys/stat.h>
 
@@ -89,17 +91,38 @@ out:
 	return (NULL);
 }
 
+/* "admin token file": read here, as root, at start, for -n and on each
+ * reload, so a reload picks up a new token and a bad file is refused
+ * like a bad config line. */
+static int
+admin_token_load(struct mitmd_conf *c)
+{
+	char why[TOKEN_WHY_MAX];
+
+	if (c->mc_admin_token_file[0] == '\0')
+		return (0);
+	if (token_file_read(c->mc_admin_token_file, c->mc_admin_token,
+	    sizeof(c->mc_admin_token), why, sizeof(why)) == -1) {
+		log_warnx("%s:%d: admin token file \"%s\": %s", c->mc_file,
+		    c->mc_admin_token_line, c->mc_admin_token_file, why);
+		return (-1);
+	}
+	return (0);
+}
+
 int
 conf_admin_load(struct mitmd_conf *c)
 {
+	int rv = admin_token_load(c);
+
 	if (c->mc_admin_cert[0] == '\0')
-		return (0);
+		return (rv);
 	if ((c->mc_admin_cert_pem = admin_read(c, "certificate",
 	    c->mc_admin_cert, "CERTIFICATE", &c->mc_admin_cert_len)) == NULL ||
 	    (c->mc_admin_key_pem = admin_read(c, "key", c->mc_admin_key,
 	    "PRIVATE KEY", &c->mc_admin_key_len)) == NULL)
 		return (-1);
-	return (0);
+	return (rv);
 }
 
 static const struct conf_listener *
@@ -152,8 +175,11 @@ admin_send_conf(struct ipc_chan *chan)
 	ca.cad_nallow = (uint32_t)c->mc_nadmin_allow;
 	for (i = 0; i < c->mc_nadmin_allow; i++)
 		ca.cad_allow[i] = c->mc_admin_allow[i].ca_cidr;
-	if (token_read(c->mc_state_dir, ca.cad_token, sizeof(ca.cad_token)) ==
-	    -1) {
+	if (c->mc_admin_token_file[0] != '\0')
+		util_strlcpy(ca.cad_token, c->mc_admin_token,
+		    sizeof(ca.cad_token));
+	else if (token_read(c->mc_state_dir, ca.cad_token,
+	    sizeof(ca.cad_token)) == -1) {
 		log_warn("admin token in %s", c->mc_state_dir);
 		ca.cad_token[0] = '\0';	/* webui then lets nobody in */
 	}

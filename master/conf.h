@@ -48,6 +48,11 @@ struct mitmd_conf {
 	size_t	 mc_admin_cert_len;
 	char	*mc_admin_key_pem;
 	size_t	 mc_admin_key_len;
+	/* "admin token file": "" for the state directory's admin.token;
+	 * the token itself as conf_admin_load read it, "" until then */
+	char	mc_admin_token_file[CONF_PATH_MAX];
+	int	mc_admin_token_line;
+	char	mc_admin_token[CONF_ADMIN_TOKEN_MAX + 1];
 };
 
 /* Parse a file; errors are logged as "file:line: message" with log_warnx.
@@ -69,9 +74,10 @@ size_t	conf_default_allow(struct conf_allow *, size_t max);
  * as a loud WARNING). Master calls it at start, after each reload and
  * for -n; it only logs. */
 void	conf_warnings(const struct mitmd_conf *);
-/* master/admin.c: read "admin certificate" and "key"; -1 with a logged
- * "file:line: admin certificate "PATH": reason" when one cannot be
- * read or holds no PEM of its kind. */
+/* master/admin.c: read "admin certificate" and "key", and the "admin
+ * token file"; -1 with a logged "file:line: admin certificate "PATH":
+ * reason" when one cannot be read, holds no PEM of its kind, or (the
+ * token) is not a file only its owner may use holding one token. */
 int	conf_admin_load(struct mitmd_conf *);
 
 #endif

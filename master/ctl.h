@@ -20,6 +20,7 @@
 struct ctl_env {
 	char	ce_state_dir[CONF_PATH_MAX];
 	char	ce_events_socket[CONF_PATH_MAX]; /* "": none configured */
+	char	ce_admin_token_file[CONF_PATH_MAX]; /* "": admin.token */
 	int	ce_have_conf;	/* -f: events socket known */
 	int	ce_json;
 };

@@ -2,11 +2,13 @@
  * "mitmctl ca show" and "ca export FORMAT": the CA certificate of the
  * state directory (ca/ca.pem, as certd wrote it), read as root; the key
  * beside it is never opened. The fingerprint is the SHA-256 of the DER,
- * the one the public page shows for users to compare.
+ * the one the public page shows for users to compare; the mobileconfig
+ * is the public page's (common/mobileconfig.c). And "token".
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "common/flowr.h"
+#include "common/mobileconfig.h"
 #include "common/util.h"
 #include "master/ctl.h"
 #include "master/token.h"
@@ -115,28 +118,74 @@ ca_show(const struct ctl_env *env)
 	return (0);
 }
 
+enum ca_format {
+	CA_FORMAT_PEM,
+	CA_FORMAT_DER,		/* also "cer": Windows takes a .cer in DER */
+	CA_FORMAT_MOBILECONFIG,	/* the iOS profile, as the public page's */
+};
+
+static enum ca_format
+ca_format(const char *format)
+{
+	if (strcmp(format, "pem") == 0)
+		return (CA_FORMAT_PEM);
+	if (strcmp(format, "der") == 0 || strcmp(format, "cer") == 0)
+		return (CA_FORMAT_DER);
+	if (strcmp(format, "mobileconfig") == 0)
+		return (CA_FORMAT_MOBILECONFIG);
+	ctl_usage_err("ca export: \"%s\": the format is pem, der, cer or "
+	    "mobileconfig", format);
+}
+
+/* The profile webui serves at /mitmd-ca.mobileconfig, byte for byte:
+ * the same DER (webui re-encodes the PEM as this does), the same name,
+ * the same builder. 1 when written, as PEM_write_X509 says it. */
+static int
+ca_write_mobileconfig(FILE *f, X509 *x)
+{
+	unsigned char	*der = NULL;
+	char		 name[MOBILECONFIG_NAME_MAX], *mc;
+	size_t		 len;
+	int		 n, rc;
+
+	if ((n = i2d_X509(x, &der)) <= 0)
+		return (0);
+	mobileconfig_ca_name(x, name, sizeof(name));
+	mc = mobileconfig_make(der, (size_t)n, name, &len);
+	OPENSSL_free(der);
+	if (mc == NULL)
+		return (0);
+	rc = fwrite(mc, 1, len, f) == len;
+	free(mc);
+	return (rc);
+}
+
 static int
 ca_export(const struct ctl_env *env, const char *format, const char *out)
 {
 	char		 path[CONF_PATH_MAX + sizeof(CA_PEM_PATH) + 1];
+	enum ca_format	 fmt = ca_format(format);
 	X509		*x;
 	FILE		*f;
-	int		 pem, rc;
+	int		 rc;
 
-	if (strcmp(format, "pem") == 0)
-		pem = 1;
-	else if (strcmp(format, "der") == 0 || strcmp(format, "cer") == 0)
-		pem = 0;	/* Windows takes a .cer in DER */
-	else
-		ctl_usage_err("ca export: \"%s\": the format is pem, der or "
-		    "cer", format);
-	if (!pem && (out == NULL || strcmp(out, "-") == 0) &&
+	if (fmt == CA_FORMAT_DER && (out == NULL || strcmp(out, "-") == 0) &&
 	    isatty(STDOUT_FILENO))
 		ctl_usage_err("ca export %s: binary, not for a terminal: give "
 		    "-o FILE or redirect", format);
 	x = ca_load(env, path, sizeof(path));
 	f = ctl_output(out);
-	rc = pem ? PEM_write_X509(f, x) : i2d_X509_fp(f, x);
+	switch (fmt) {
+	case CA_FORMAT_PEM:
+		rc = PEM_write_X509(f, x);
+		break;
+	case CA_FORMAT_DER:
+		rc = i2d_X509_fp(f, x);
+		break;
+	default:
+		rc = ca_write_mobileconfig(f, x);
+		break;
+	}
 	X509_free(x);
 	if (rc != 1)
 		ctl_fail("%s: cannot write the certificate", out != NULL ?
@@ -178,26 +227,47 @@ ctl_ca(struct ctl_env *env, int argc, char *argv[])
 		return (ca_show(env));
 	if (argc == 2 && strcmp(argv[0], "export") == 0)
 		return (ca_export(env, argv[1], out));
-	ctl_usage_err("ca: use ca show, ca export pem|der|cer [-o FILE] or "
-	    "ca rotate");
+	ctl_usage_err("ca: use ca show, ca export pem|der|cer|mobileconfig "
+	    "[-o FILE] or ca rotate");
 }
 
-/* "token", with -j. */
-int
-ctl_token(struct ctl_env *env, int argc, char *argv[])
+/* The token of "admin token file", with master's checks; or of the
+ * state directory. */
+static void
+ctl_token_get(const struct ctl_env *env, char *tok, size_t size)
 {
-	char tok[TOKEN_HEX + 1];
+	char why[TOKEN_WHY_MAX];
 
-	if (argc != 1)
-		ctl_usage_err("token takes no argument: \"%s\"", argv[1]);
-	if (token_read(env->ce_state_dir, tok, sizeof(tok)) == -1)
+	if (env->ce_admin_token_file[0] != '\0') {
+		if (token_file_read(env->ce_admin_token_file, tok, size, why,
+		    sizeof(why)) == -1)
+			ctl_fail("admin token file %s: %s",
+			    env->ce_admin_token_file, why);
+		return;
+	}
+	if (token_read(env->ce_state_dir, tok, size) == -1)
 		ctl_fail("no admin token in %s/%s: %s (mitmd makes it at "
 		    "start)", env->ce_state_dir, TOKEN_NAME, errno == EINVAL ?
 		    "not a token" : strerror(errno));
-	if (env->ce_json)
-		printf("{\"token\": \"%s\"}\n", tok);
-	else
+}
+
+/* "token", with -j. A token of "admin token file" is printable ASCII
+ * without spaces, but may hold '"' or '\\': escaped for JSON. */
+int
+ctl_token(struct ctl_env *env, int argc, char *argv[])
+{
+	char tok[CONF_ADMIN_TOKEN_MAX + 1];
+
+	if (argc != 1)
+		ctl_usage_err("token takes no argument: \"%s\"", argv[1]);
+	ctl_token_get(env, tok, sizeof(tok));
+	if (env->ce_json) {
+		printf("{\"token\": ");
+		flowr_json_str(stdout, tok);
+		printf("}\n");
+	} else
 		printf("%s\n", tok);
+	explicit_bzero(tok, sizeof(tok));
 	ctl_output_close(stdout, NULL);
 	return (0);
 }

@@ -43,7 +43,8 @@ ctl_usage_err(const char *fmt, ...)
 	fprintf(stderr, "usage: mitmctl [-j] [-f config] flows [filters] | "
 	    "flows show id |\n       flows export --har [filters] [-o file] | "
 	    "flows --follow [--host h] |\n       ca show | ca export "
-	    "pem|der|cer [-o file] | token   (see mitmctl(8))\n");
+	    "pem|der|cer|mobileconfig [-o file] |\n       token   (see "
+	    "mitmctl(8))\n");
 	exit(CTL_EXIT_USAGE);
 }
 

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "master/master.h"
+#include "master/token.h"
 
 #define MITMD_CONF_DEFAULT "/etc/mitmd/mitmd.conf"
 
@@ -183,6 +184,12 @@ master_reload(char *errbuf, size_t errsz)
 		return -1;
 	}
 	reload_keep(nc, master->m_conf);
+	/* Without "admin token file" now, maybe with one before: the state
+	 * directory's token, made if it never was. */
+	if (nc->mc_admin_token_file[0] == '\0' &&
+	    token_ensure(nc->mc_state_dir) == -1)
+		log_warnx("no admin token in %s: the admin pages let nobody "
+		    "in", nc->mc_state_dir);
 	conf_free(master->m_conf);
 	free(master->m_conf);
 	master->m_conf = nc;

@@ -39,7 +39,8 @@ usage(void)
 	    "command\n"
 	    "commands: status | reload | stop | ca rotate |\n"
 	    "          passthrough list | passthrough clear | token |\n"
-	    "          ca show | ca export pem|der|cer [-o file] |\n"
+	    "          ca show | ca export pem|der|cer|mobileconfig "
+	    "[-o file] |\n"
 	    "          flows [filters] | flows show id | flows --follow |\n"
 	    "          flows export --har [filters] [-o file]\n"
 	    "filters:  --host name|*.domain --method m --status code|Nxx\n"
@@ -321,7 +322,8 @@ cmd_simple(int fd, uint32_t type, int json)
 }
 
 /* The socket named by a config file (its runtime directory), its state
- * directory and events socket. Relative paths stay relative: to the
+ * directory, events socket and admin token file. Relative paths stay
+ * relative: to the
  * directory mitmctl runs in, as mitmd takes them from the one it
  * started in. */
 static void
@@ -339,6 +341,8 @@ read_conf(const char *file, char *path, size_t size, struct ctl_env *env)
 	    sizeof(env->ce_state_dir));
 	util_strlcpy(env->ce_events_socket, c.mc_events_socket,
 	    sizeof(env->ce_events_socket));
+	util_strlcpy(env->ce_admin_token_file, c.mc_admin_token_file,
+	    sizeof(env->ce_admin_token_file));
 	env->ce_have_conf = 1;
 	conf_free(&c);
 }

@@ -79,6 +79,7 @@ enum setting {
 	SET_WEBUI,
 	SET_ADMIN,
 	SET_ADMIN_CERT,
+	SET_ADMIN_TOKEN,
 	SET_TMO_CONNECT,
 	SET_TMO_IDLE,
 	SET_TMO_HEADER,
@@ -887,21 +888,55 @@ take_admin_allow(struct parser *p, const char *after)
 	return (0);
 }
 
+/* admin certificate "PATH" key "PATH" */
+static int
+parse_admin_cert(struct parser *p)
+{
+	struct mitmd_conf *c = p->p_conf;
+
+	if (setting_once(p, SET_ADMIN_CERT, "admin certificate") == -1 ||
+	    next_string(p, "a quoted path", "certificate",
+	    "admin certificate", c->mc_admin_cert,
+	    sizeof(c->mc_admin_cert)) == -1)
+		return (-1);
+	if (!tok_is(p, "key"))
+		return (parse_expected(p, "'key'", "the certificate"));
+	c->mc_admin_cert_line = p->p_stmt_line;
+	return (next_string(p, "a quoted path", "key", "admin key",
+	    c->mc_admin_key, sizeof(c->mc_admin_key)));
+}
+
+/* admin token file "PATH": only the path here; what the file holds and
+ * who may read it are checked when master reads it (token_file_read). */
+static int
+parse_admin_token(struct parser *p)
+{
+	struct mitmd_conf *c = p->p_conf;
+
+	if (next_keyword(p, "file", "token") == -1 ||
+	    setting_once(p, SET_ADMIN_TOKEN, "admin token file") == -1 ||
+	    next_string(p, "a quoted path", "file", "admin token file",
+	    c->mc_admin_token_file, sizeof(c->mc_admin_token_file)) == -1)
+		return (-1);
+	c->mc_admin_token_line = p->p_stmt_line;
+	return (0);
+}
+
 /*
  * admin listen on ADDR port N | admin allow from CIDR[, ...] |
- * admin certificate "PATH" key "PATH". The files are read after the
- * parse, by master alone (conf_admin_load): the parser opens nothing.
+ * admin certificate "PATH" key "PATH" | admin token file "PATH". The
+ * files are read after the parse, by master alone (conf_admin_load):
+ * the parser opens nothing.
  */
 static int
 parse_admin(struct parser *p)
 {
 	static const char *const words[] = { "listen", "allow",
-	    "certificate", NULL };
-	struct mitmd_conf	*c = p->p_conf;
+	    "certificate", "token", NULL };
 	const char		*after = "from";
 
-	switch (next_choice(p, words, "'listen', 'allow' or 'certificate'",
-	    "admin")) {
+	switch (next_choice(p, words, "'listen', 'allow', 'certificate' or "
+	    "'token'", "admin")) {
 	case 0:
 		if (setting_once(p, SET_ADMIN, "admin listen on") == -1)
 			return (-1);
@@ -918,16 +953,9 @@ parse_admin(struct parser *p)
 			after = ",";
 		}
 	case 2:
-		if (setting_once(p, SET_ADMIN_CERT, "admin certificate") ==
-		    -1 || next_string(p, "a quoted path", "certificate",
-		    "admin certificate", c->mc_admin_cert,
-		    sizeof(c->mc_admin_cert)) == -1)
-			return (-1);
-		if (!tok_is(p, "key"))
-			return (parse_expected(p, "'key'", "the certificate"));
-		c->mc_admin_cert_line = p->p_stmt_line;
-		return (next_string(p, "a quoted path", "key", "admin key",
-		    c->mc_admin_key, sizeof(c->mc_admin_key)));
+		return (parse_admin_cert(p));
+	case 3:
+		return (parse_admin_token(p));
 	}
 	return (-1);
 }
@@ -942,16 +970,22 @@ parse_finish_admin(struct parser *p)
 	const struct conf_listener *l = NULL;
 	char			    as[ADDR_STRLEN];
 	size_t			    i;
+	int			    line;
 
 	for (i = 0; i < c->mc_nlisteners; i++)
 		if (c->mc_listeners[i].cl_kind == LISTENER_ADMIN)
 			l = &c->mc_listeners[i];
 	if (l == NULL) {
-		if (c->mc_nadmin_allow > 0 || c->mc_admin_cert[0] != '\0')
-			parse_error(p, c->mc_nadmin_allow > 0 ?
-			    (int)c->mc_admin_allow[0].ca_line :
-			    c->mc_admin_cert_line, "'admin' settings without "
-			    "'admin listen on'");
+		if (c->mc_nadmin_allow > 0)
+			line = (int)c->mc_admin_allow[0].ca_line;
+		else if (c->mc_admin_cert[0] != '\0')
+			line = c->mc_admin_cert_line;
+		else if (c->mc_admin_token_file[0] != '\0')
+			line = c->mc_admin_token_line;
+		else
+			return;
+		parse_error(p, line, "'admin' settings without 'admin listen "
+		    "on'");
 		return;
 	}
 	if (c->mc_nadmin_allow == 0 && !addr_is_loopback(&l->cl_addr))

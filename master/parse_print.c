@@ -55,6 +55,7 @@ conf_free(struct mitmd_conf *c)
 	free(c->mc_admin_key_pem);
 	c->mc_admin_cert_pem = c->mc_admin_key_pem = NULL;
 	c->mc_admin_cert_len = c->mc_admin_key_len = 0;
+	explicit_bzero(c->mc_admin_token, sizeof(c->mc_admin_token));
 }
 
 /* A string in double quotes, escaped the way the tokenizer reads it. */
@@ -130,6 +131,11 @@ print_admin(FILE *f, const struct mitmd_conf *c)
 		putc('\n', f);
 	} else
 		fprintf(f, "# admin certificate from certd (the default)\n");
+	if (c->mc_admin_token_file[0] != '\0')
+		print_setting(f, "admin token file", c->mc_admin_token_file);
+	else
+		fprintf(f, "# admin token file: none, admin.token in the state "
+		    "directory (the default)\n");
 }
 
 static void

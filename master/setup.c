@@ -235,8 +235,10 @@ setup_dirs(void)
 	setup_join(master->m_store_dir, sizeof(master->m_store_dir),
 	    c->mc_state_dir, SETUP_STORE_SUBDIR);
 	setup_dir(master->m_store_dir, 0700, master->m_uid, master->m_gid);
-	/* The admin token, made once and kept (master/token.c). */
-	if (token_ensure(c->mc_state_dir) == -1)
+	/* The admin token, made once and kept (master/token.c), unless the
+	 * config names its own: then admin.token is left as it is. */
+	if (c->mc_admin_token_file[0] == '\0' &&
+	    token_ensure(c->mc_state_dir) == -1)
 		fatalx("cannot make the admin token in %s", c->mc_state_dir);
 	setup_dir(c->mc_runtime_dir, 0755, 0, 0);
 	if (c->mc_chroot[0] != '\0')

@@ -5,6 +5,8 @@
  * renamed over the name, so a reader never sees half a token. An
  * existing good token stays across restarts: it is what the admin was
  * given. mitmctl calls token_read(). Neither follows a symbolic link.
+ * The file "admin token file" names is read by token_file_read(), for
+ * master and mitmctl alike; it is never written.
  */
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -23,6 +25,9 @@
 
 #define TOKEN_MODE	0600
 #define TOKEN_FILE_MAX	(TOKEN_HEX + 2)	/* the digits, a newline, one more */
+/* "admin token file": the longest token, a newline, one byte more to
+ * tell a longer file */
+#define TOKEN_CONF_FILE_MAX (CONF_ADMIN_TOKEN_MAX + 2)
 
 static int
 token_path(const char *state_dir, const char *suffix, char *buf,
@@ -155,4 +160,137 @@ token_ensure(const char *state_dir)
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * "admin token file". The admin chose the file, so master only reads it,
+ * and refuses one another user could read or change: the token opens
+ * every flow. The checks are ssh's for a private key.
+ */
+
+int
+token_check(const char *buf, size_t len, char *why, size_t whysz)
+{
+	size_t	 i;
+
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len == 0) {
+		snprintf(why, whysz, "empty: it must hold one token of %d to "
+		    "%d printable characters", CONF_ADMIN_TOKEN_MIN,
+		    CONF_ADMIN_TOKEN_MAX);
+		return (-1);
+	}
+	for (i = 0; i < len; i++) {
+		if (buf[i] == '\n') {
+			snprintf(why, whysz, "more than one line: it must hold "
+			    "one token");
+			return (-1);
+		}
+		if (buf[i] == ' ') {
+			snprintf(why, whysz, "character %zu is a space: a "
+			    "token has none", i + 1);
+			return (-1);
+		}
+		if (buf[i] < '!' || buf[i] > '~') {
+			snprintf(why, whysz, "character %zu (byte 0x%02x) is "
+			    "not printable ASCII", i + 1,
+			    (unsigned char)buf[i]);
+			return (-1);
+		}
+	}
+	if (len < CONF_ADMIN_TOKEN_MIN) {
+		snprintf(why, whysz, "a token of %zu characters is too short: "
+		    "%d to %d are needed", len, CONF_ADMIN_TOKEN_MIN,
+		    CONF_ADMIN_TOKEN_MAX);
+		return (-1);
+	}
+	if (len > CONF_ADMIN_TOKEN_MAX) {
+		snprintf(why, whysz, "a token longer than %d characters: %d "
+		    "to %d are needed", CONF_ADMIN_TOKEN_MAX,
+		    CONF_ADMIN_TOKEN_MIN, CONF_ADMIN_TOKEN_MAX);
+		return (-1);
+	}
+	return ((int)len);
+}
+
+/* Who may own the file and which bits it may have: -1 with why. */
+static int
+token_file_mode(const struct stat *st, char *why, size_t whysz)
+{
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(why, whysz, "not a regular file");
+		return (-1);
+	}
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		snprintf(why, whysz, "owned by uid %u: only root%s may own it, "
+		    "or another user could change the admin token",
+		    (unsigned)st->st_uid, geteuid() != 0 ?
+		    " or the user reading it" : "");
+		return (-1);
+	}
+	if (st->st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) {
+		snprintf(why, whysz, "permissions %04o are too open: group "
+		    "and other must neither read nor write it (chmod 600)",
+		    (unsigned)(st->st_mode & 07777));
+		return (-1);
+	}
+	return (0);
+}
+
+/* Up to size bytes of fd; -1 with errno. */
+static ssize_t
+token_read_all(int fd, char *buf, size_t size)
+{
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	while (len < size) {
+		n = read(fd, buf + len, size - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return (-1);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return ((ssize_t)len);
+}
+
+int
+token_file_read(const char *path, char *buf, size_t size, char *why,
+    size_t whysz)
+{
+	char		 data[TOKEN_CONF_FILE_MAX];
+	struct stat	 st;
+	ssize_t		 n = -1;
+	int		 fd, len = -1;
+
+	/* O_NOFOLLOW: a link could be pointed elsewhere by whoever owns its
+	 * directory. O_NONBLOCK: a FIFO would hang the open; it is refused
+	 * as not a regular file right after. */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) == -1) {
+		snprintf(why, whysz, "%s", errno == ELOOP ? "a symbolic link: "
+		    "name the file itself" : strerror(errno));
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1)
+		snprintf(why, whysz, "%s", strerror(errno));
+	else if (token_file_mode(&st, why, whysz) == 0 &&
+	    (n = token_read_all(fd, data, sizeof(data))) == -1)
+		snprintf(why, whysz, "%s", strerror(errno));
+	close(fd);
+	if (n >= 0 && (len = token_check(data, (size_t)n, why, whysz)) != -1) {
+		if ((size_t)len >= size) {
+			snprintf(why, whysz, "no room for the token");
+			len = -1;
+		} else {
+			memcpy(buf, data, (size_t)len);
+			buf[len] = '\0';
+		}
+	}
+	explicit_bzero(data, sizeof(data));
+	return (len == -1 ? -1 : 0);
 }

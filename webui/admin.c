@@ -251,7 +251,8 @@ admin_set_conf(struct webui *wu, const struct conf_admin *ca)
 	wu->wu_admin.cad_token[sizeof(wu->wu_admin.cad_token) - 1] = '\0';
 	if (wu->wu_admin.cad_nallow > CONF_ADMIN_ALLOW_MAX)
 		wu->wu_admin.cad_nallow = CONF_ADMIN_ALLOW_MAX;
-	if (strlen(wu->wu_admin.cad_token) != CONF_ADMIN_TOKEN_LEN ||
+	if (strlen(wu->wu_admin.cad_token) < CONF_ADMIN_TOKEN_MIN ||
+	    strlen(wu->wu_admin.cad_token) > CONF_ADMIN_TOKEN_MAX ||
 	    admin_session(wu->wu_admin.cad_token, wu->wu_admin_session,
 	    sizeof(wu->wu_admin_session)) == -1) {
 		/* No token: nobody gets in. */
@@ -383,7 +384,7 @@ admin_login(struct webui *wu, struct evhttp_request *req)
 {
 	struct evbuffer	*in = evhttp_request_get_input_buffer(req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	char		 token[CONF_ADMIN_TOKEN_LEN + 8];
+	char		 token[CONF_ADMIN_TOKEN_MAX + 8];
 	char		 cookie[ADMIN_SESSION_LEN + 128];
 	size_t		 len = evbuffer_get_length(in);
 	const char	*body;

@@ -5,7 +5,8 @@
  * that evhttp already bounded (WEBUI_MAX_HEADERS_SIZE, the body limit);
  * fuzzed by tests/fuzz/webui_adminreq.c. Secrets are compared in
  * constant time (CRYPTO_memcmp) once the lengths agree; the lengths
- * are not secret (the token is always CONF_ADMIN_TOKEN_LEN digits).
+ * are not secret (the token is CONF_ADMIN_TOKEN_LEN digits, or what
+ * "admin token file" holds: its length tells little of it).
  */
 #include <ctype.h>
 #include <stdio.h>

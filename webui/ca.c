@@ -85,9 +85,8 @@ webui_ca_facts(struct webui_ca *wc, X509 *x)
 	    "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
 		return (-1);
 	wc->wc_not_after_t = (int64_t)timegm(&tm);
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(x),
-	    NID_commonName, wc->wc_name, sizeof(wc->wc_name)) < 0)
-		snprintf(wc->wc_name, sizeof(wc->wc_name), "(no name)");
+	/* The name the profile shows, as mitmctl finds it too. */
+	mobileconfig_ca_name(x, wc->wc_name, sizeof(wc->wc_name));
 	return (0);
 }
 

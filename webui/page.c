@@ -1,17 +1,19 @@
 /*
  * What webui serves, without the HTTP machinery: which page a path names,
  * the public page that leads with the download and the steps for the
- * visitor's device (ua.c says which), and the iOS configuration profile.
+ * visitor's device (ua.c says which), and the iOS configuration profile
+ * (made in common/mobileconfig.c, which mitmctl shares).
  * Pure functions over an evbuffer, so the unit test checks them without a
  * socket. The page needs no JavaScript: the other devices are plain links
  * ("/?os=android").
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <openssl/evp.h>
 
+#include "common/mobileconfig.h"
 #include "common/util.h"
 #include "webui/webui.h"
 
@@ -304,85 +306,22 @@ webui_page_index(struct evbuffer *b, const struct webui_ca *wc,
 	return (0);
 }
 
-/* A UUID from 16 bytes of the fingerprint: version 5's bits (name-based,
- * SHA-based), so the profile and its payload keep their UUIDs for as
- * long as the CA stays, and a new CA gets new ones. */
-static void
-webui_uuid(const uint8_t *md, char *out, size_t outsz)
-{
-	uint8_t	 u[16];
-
-	memcpy(u, md, sizeof(u));
-	u[6] = (uint8_t)((u[6] & 0x0f) | 0x50);
-	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
-	snprintf(out, outsz, "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-"
-	    "%02X%02X%02X%02X%02X%02X", u[0], u[1], u[2], u[3], u[4], u[5],
-	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-}
-
-/* The DER in base64, WEBUI_B64_LINE characters a line. */
-static int
-webui_b64(struct evbuffer *b, const uint8_t *der, size_t len)
-{
-	unsigned char	 line[WEBUI_B64_LINE + 1];
-	size_t		 in = (size_t)WEBUI_B64_LINE / 4 * 3, n, i;
-
-	for (i = 0; i < len; i += n) {
-		n = len - i < in ? len - i : in;
-		EVP_EncodeBlock(line, der + i, (int)n);
-		if (evbuffer_add_printf(b, "%s\n", line) < 0)
-			return (-1);
-	}
-	return (0);
-}
-
-#define WEBUI_UUID_STRLEN 37
-
-static const char webui_mc_head[] =
-    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
-    "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
-    "<plist version=\"1.0\">\n<dict>\n"
-    "<key>PayloadContent</key>\n<array>\n<dict>\n"
-    "<key>PayloadCertificateFileName</key>\n"
-    "<string>" WEBUI_CER_FILENAME "</string>\n"
-    "<key>PayloadContent</key>\n<data>\n";
-
 /*
- * The iOS and iPadOS configuration profile: one payload of type
- * com.apple.security.root with the CA in DER. Installing it is not
+ * The iOS and iPadOS configuration profile, as mitmctl's "ca export
+ * mobileconfig" writes it (common/mobileconfig.c). Installing it is not
  * enough; the page tells the user about Certificate Trust Settings.
  */
 int
 webui_page_mobileconfig(struct evbuffer *b, const struct webui_ca *wc)
 {
-	char	 u1[WEBUI_UUID_STRLEN], u2[WEBUI_UUID_STRLEN];
+	char	*mc;
+	size_t	 len;
+	int	 rv;
 
-	if (wc->wc_der == NULL)
+	if (wc->wc_der == NULL || (mc = mobileconfig_make(wc->wc_der,
+	    wc->wc_derlen, wc->wc_name, &len)) == NULL)
 		return (-1);
-	webui_uuid(wc->wc_md, u1, sizeof(u1));
-	webui_uuid(wc->wc_md + 16, u2, sizeof(u2));
-	if (evbuffer_add(b, webui_mc_head, strlen(webui_mc_head)) == -1 ||
-	    webui_b64(b, wc->wc_der, wc->wc_derlen) == -1 ||
-	    evbuffer_add_printf(b, "</data>\n<key>PayloadDescription</key>\n"
-	    "<string>Adds the mitmd CA certificate</string>\n"
-	    "<key>PayloadDisplayName</key>\n<string>") < 0 ||
-	    webui_html_text(b, wc->wc_name) == -1 ||
-	    evbuffer_add_printf(b, "</string>\n"
-	    "<key>PayloadIdentifier</key>\n<string>mitmd.ca.%s</string>\n"
-	    "<key>PayloadType</key>\n<string>com.apple.security.root</string>\n"
-	    "<key>PayloadUUID</key>\n<string>%s</string>\n"
-	    "<key>PayloadVersion</key>\n<integer>1</integer>\n"
-	    "</dict>\n</array>\n"
-	    "<key>PayloadDescription</key>\n<string>Trust the mitmd proxy "
-	    "of this network (SHA-256 %s)</string>\n"
-	    "<key>PayloadDisplayName</key>\n<string>mitmd CA</string>\n"
-	    "<key>PayloadIdentifier</key>\n<string>mitmd.profile.%s</string>\n"
-	    "<key>PayloadRemovalDisallowed</key>\n<false/>\n"
-	    "<key>PayloadType</key>\n<string>Configuration</string>\n"
-	    "<key>PayloadUUID</key>\n<string>%s</string>\n"
-	    "<key>PayloadVersion</key>\n<integer>1</integer>\n"
-	    "</dict>\n</plist>\n", u2, u2, wc->wc_sha256, u1, u1) < 0)
-		return (-1);
-	return (0);
+	rv = evbuffer_add(b, mc, len);
+	free(mc);
+	return (rv);
 }

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "common/conf.h"
+#include "common/mobileconfig.h"
 #include "common/proto.h"
 
 struct event;
@@ -55,13 +56,12 @@ typedef struct sqlite3 sqlite3;
 #define WEBUI_SHA256_LEN	32
 #define WEBUI_FPR_MAX		(WEBUI_SHA256_LEN * 3)	/* "AB:..." + NUL */
 #define WEBUI_DATE_MAX		64
-#define WEBUI_NAME_MAX		256
+#define WEBUI_NAME_MAX		MOBILECONFIG_NAME_MAX	/* the CA's */
 #define WEBUI_PEM_FILENAME	"mitmd-ca.pem"
 #define WEBUI_DER_FILENAME	"mitmd-ca.crt"
-#define WEBUI_CER_FILENAME	"mitmd-ca.cer"	/* DER too, for Windows */
+#define WEBUI_CER_FILENAME	MOBILECONFIG_CER_NAME	/* DER, for Windows */
 #define WEBUI_MC_FILENAME	"mitmd-ca.mobileconfig"
 #define WEBUI_UA_MAX		1024	/* User-Agent bytes looked at */
-#define WEBUI_B64_LINE		64	/* base64 line in the profile */
 #define WEBUI_SINKS_MAX		8	/* file and socket sinks */
 #define WEBUI_STORE_NAME	"flows.db"	/* in the store directory */
 #define WEBUI_LEN_MAX		24	/* a Content-Length value */

@@ -34,6 +34,10 @@ if [ ! -x "$MITMD" ]; then
 	exit 1
 fi
 
+# The token files "admin token file" names must be 0600; a checkout gives
+# them the umask's mode.
+chmod 0600 "$dir"/*.token
+
 for conf in "$dir"/*.conf; do
 	name=${conf%.conf}
 	base=${name##*/}

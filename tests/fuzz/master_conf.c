@@ -4,7 +4,9 @@
  * it checks the -nv contract on every input that parses: the printed
  * config parses again to the same struct and prints the same text. The
  * input, as a C string, is also fed to hostpat_parse and cidr_parse, whose
- * printed forms must parse back to themselves.
+ * printed forms must parse back to themselves; and as it is to
+ * token_check, as the content of an "admin token file", whose verdict
+ * must hold.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 
 #include "common/log.h"
 #include "master/conf.h"
+#include "master/token.h"
 
 #define FUZZ_PAT_MAX 512 /* longer than any pattern, to reach the limits */
 
@@ -65,7 +68,8 @@ fuzz_conf(const uint8_t *data, size_t size)
 	    a.mc_nallow != b.mc_nallow || a.mc_nlisteners != b.mc_nlisteners ||
 	    memcmp(&a.mc_global, &b.mc_global, sizeof(a.mc_global)) != 0 ||
 	    strcmp(a.mc_events_file, b.mc_events_file) != 0 ||
-	    strcmp(a.mc_events_socket, b.mc_events_socket) != 0)
+	    strcmp(a.mc_events_socket, b.mc_events_socket) != 0 ||
+	    strcmp(a.mc_admin_token_file, b.mc_admin_token_file) != 0)
 		abort();
 	free(t1);
 	free(t2);
@@ -105,10 +109,34 @@ fuzz_patterns(const uint8_t *data, size_t size)
 	}
 }
 
+/* The input as what an "admin token file" holds: a token it accepts is
+ * within the limits and has no byte it refuses. */
+static void
+fuzz_token(const uint8_t *data, size_t size)
+{
+	char	why[TOKEN_WHY_MAX];
+	int	len, i;
+
+	why[0] = '\0';
+	if ((len = token_check((const char *)data, size, why,
+	    sizeof(why))) == -1) {
+		if (why[0] == '\0')
+			abort();
+		return;
+	}
+	if (len < CONF_ADMIN_TOKEN_MIN || len > CONF_ADMIN_TOKEN_MAX ||
+	    (size_t)len + (data[size - 1] == '\n') != size)
+		abort();
+	for (i = 0; i < len; i++)
+		if (data[i] <= ' ' || data[i] > '~')
+			abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_conf(data, size);
 	fuzz_patterns(data, size);
+	fuzz_token(data, size);
 	return (0);
 }

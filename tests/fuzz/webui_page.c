@@ -2,9 +2,10 @@
  * libFuzzer target for the untrusted bytes the public page reads
  * (webui/ua.c, webui/page.c): any bytes as a User-Agent and as the query
  * "?os=...", then the page those choose, rendered with a CA whose name is
- * the same bytes; the iOS profile of that CA. Nothing may crash or leak;
- * an accepted query names a known device, and the page always leads with
- * a download.
+ * the same bytes; the iOS profile of that CA (common/mobileconfig.c).
+ * Nothing may crash or leak; an accepted query names a known device, the
+ * page always leads with a download, and the name adds no markup to the
+ * profile.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,6 +54,34 @@ fuzz_make_ca(void)
 	EVP_PKEY_free(k);
 }
 
+/* The '<' of a profile: the name (common/mobileconfig.c escapes it)
+ * must add none to those of a profile with an empty name. */
+static size_t fuzz_markup_base;
+
+static size_t
+fuzz_markup(struct evbuffer *b)
+{
+	size_t		 len = evbuffer_get_length(b), i, n = 0;
+	const char	*p = (const char *)evbuffer_pullup(b, -1);
+
+	for (i = 0; p != NULL && i < len; i++)
+		n += p[i] == '<';
+	return (n);
+}
+
+static void
+fuzz_markup_init(void)
+{
+	struct webui_ca	 wc = fuzz_ca;
+	struct evbuffer	*b = evbuffer_new();
+
+	wc.wc_name[0] = '\0';
+	if (b == NULL || webui_page_mobileconfig(b, &wc) == -1)
+		abort();
+	fuzz_markup_base = fuzz_markup(b);
+	evbuffer_free(b);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -61,6 +90,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	log_init("fuzz", 0);
 	log_set_sink(log_discard);
 	fuzz_make_ca();
+	fuzz_markup_init();
 	return (0);
 }
 
@@ -89,7 +119,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		abort();
 	evbuffer_drain(b, evbuffer_get_length(b));
 	if (webui_page_mobileconfig(b, &wc) == -1 ||
-	    evbuffer_search(b, "<", 1, NULL).pos != 0)
+	    evbuffer_search(b, "<", 1, NULL).pos != 0 ||
+	    fuzz_markup(b) != fuzz_markup_base)
 		abort();
 	evbuffer_free(b);
 	return (0);

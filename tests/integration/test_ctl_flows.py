@@ -1,7 +1,8 @@
 """mitmctl on the flow store, the CA and the admin token, against a real
 mitmd with traffic made by curl through it: `flows` with each filter and
 keyset paging, `flows show`, `flows export --har`, `flows --follow` on
-the events socket, `ca show` and `ca export`, `token`; every --json
+the events socket, `ca show` and `ca export` (the mobileconfig the same
+as the public page's), `token`; every --json
 parsed and checked against the requests made; bad arguments exit 2 with
 a message, failures exit 1.
 """
@@ -10,6 +11,7 @@ import hashlib
 import http.server
 import json
 import os
+import plistlib
 import re
 import select
 import shutil
@@ -19,10 +21,13 @@ import stat
 import subprocess
 import threading
 import time
+import urllib.request
+import uuid
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 
 from pylib import tls, util
 from pylib.mitmd import binary, tempdir
@@ -364,6 +369,42 @@ def test_ca_show_and_export(env, tmp_path):
     assert b"PRIVATE KEY" not in p and b"PRIVATE" not in der
 
 
+def test_ca_export_mobileconfig(env, tmp_path):
+    """mitmctl's profile is the public page's, byte for byte, and a
+    plist whose root payload holds the CA's DER."""
+    m, _, _ = env
+    cert = x509.load_pem_x509_certificate(open(tls.mitmd_ca(m), "rb")
+                                          .read())
+    der = cert.public_bytes(serialization.Encoding.DER)
+    out = ctl(m, "ca", "export", "mobileconfig").stdout
+    path = str(tmp_path / "ca.mobileconfig")
+    ctl(m, "ca", "export", "mobileconfig", "-o", path)
+    assert open(path, "rb").read() == out
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"http://127.0.0.1:{m.webui_port}/"
+                     "mitmd-ca.mobileconfig", timeout=CURL_TIMEOUT) as r:
+        assert r.headers["Content-Type"] == \
+            "application/x-apple-aspen-config"
+        served = r.read()
+    assert out == served
+    pl = plistlib.loads(out)
+    assert pl["PayloadType"] == "Configuration"
+    (payload,) = pl["PayloadContent"]
+    assert payload["PayloadType"] == "com.apple.security.root"
+    assert payload["PayloadContent"] == der
+    assert payload["PayloadCertificateFileName"] == "mitmd-ca.cer"
+    cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert payload["PayloadDisplayName"] == cn
+    fp = cert.fingerprint(hashes.SHA256())
+    assert fp.hex(":").upper() in pl["PayloadDescription"]
+    # UUIDs of the fingerprint (version 5 bits), stable
+    for d, half in ((pl, fp[:16]), (payload, fp[16:])):
+        u = uuid.UUID(d["PayloadUUID"])
+        assert u.version == 5 and u.bytes[:6] == half[:6]
+        assert d["PayloadUUID"] == str(u).upper()
+    assert ctl(m, "ca", "export", "mobileconfig").stdout == out
+
+
 def test_token_stable_across_restart(mitmd_factory):
     m = mitmd_factory()
     tok = ctl(m, "token").stdout.decode().strip()
@@ -454,7 +495,7 @@ def test_follow_without_events_socket(mitmd_factory):
     (("flows", "export"), "--har"),
     (("flows", "--har"), "export"),
     (("flows", "--follow", "--method", "GET"), "--host only"),
-    (("ca", "export", "gif"), "pem, der or cer"),
+    (("ca", "export", "gif"), "pem, der, cer or mobileconfig"),
     (("ca", "show", "extra"), "ca show"),
     (("ca",), "ca show"),
     (("token", "extra"), "no argument"),

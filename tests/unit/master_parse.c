@@ -59,6 +59,7 @@ conf_equal(const struct mitmd_conf *a, const struct mitmd_conf *b)
 	    strcmp(a->mc_syslog, b->mc_syslog) != 0 ||
 	    strcmp(a->mc_events_file, b->mc_events_file) != 0 ||
 	    strcmp(a->mc_events_socket, b->mc_events_socket) != 0 ||
+	    strcmp(a->mc_admin_token_file, b->mc_admin_token_file) != 0 ||
 	    a->mc_workers_auto != b->mc_workers_auto ||
 	    memcmp(&a->mc_global, &b->mc_global, sizeof(a->mc_global)) != 0 ||
 	    !conf_listeners_same(a, b) ||
@@ -174,6 +175,10 @@ test_roundtrips(void)
 	roundtrip("roundtrip tls-passthrough, one client",
 	    "listen on 127.0.0.1 port 8080\n"
 	    "tls-passthrough learn after 1\n");
+	roundtrip("roundtrip admin token file",
+	    "listen on 127.0.0.1 port 8080\n"
+	    "admin listen on 127.0.0.1 port 8443\n"
+	    "admin token file \"/etc/mitmd/a \\\"token\\\"\"\n");
 	roundtrip("roundtrip relative paths",
 	    "state directory \".state\"\nruntime directory \".state/run\"\n"
 	    "listen on 127.0.0.1 port 8080\n");

@@ -3,9 +3,11 @@
  * the CA certificate's PEM, DER, fingerprint and expiry computed from the
  * PEM certd sends, a bad PEM keeping the previous CA, and the status page
  * with and without a CA, its name escaped; the page led by each device,
- * and the iOS profile with stable UUIDs and the CA's DER in base64.
+ * and the iOS profile with stable UUIDs and the CA's DER in base64, the
+ * bytes of common/mobileconfig.c as mitmctl writes them.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -120,8 +122,8 @@ check_profile(const struct webui_ca *wc, X509 *x)
 {
 	static char	 first[T_PEM_MAX];
 	unsigned char	 b64[T_PEM_MAX], *der = NULL;
-	char		*s, *d, *e, *u, uuid[40];
-	size_t		 i, j;
+	char		*s, *d, *e, *u, uuid[40], *mc;
+	size_t		 i, j, mclen = 0;
 	int		 dlen, n;
 
 	s = profile(wc);
@@ -151,6 +153,12 @@ check_profile(const struct webui_ca *wc, X509 *x)
 	ok(strcmp(first, profile(wc)) == 0, "profile: stable");
 	ok(strstr(s, "&lt;b&gt;&amp;") != NULL && strstr(s, "<b>&") == NULL,
 	    "profile: name escaped");
+	/* What mitmctl's "ca export mobileconfig" writes, byte for byte;
+	 * the builder itself is tested in common_mobileconfig. */
+	mc = mobileconfig_make(wc->wc_der, wc->wc_derlen, wc->wc_name, &mclen);
+	ok(mc != NULL && mclen == strlen(s) && memcmp(mc, s, mclen) == 0,
+	    "profile: common/mobileconfig's bytes");
+	free(mc);
 }
 
 int

@@ -236,8 +236,9 @@ admin_page_login(struct evhttp_request *req, const char *msg)
 	evbuffer_add_printf(b, "<form method=\"post\" action=\"/login\">"
 	    "<label>Admin token <input type=\"password\" name=\"token\" "
 	    "autocomplete=\"off\" required></label> <button>Sign in</button>"
-	    "</form>\n<p>The token is in the state directory; <code>mitmctl "
-	    "token</code> prints it.</p>\n");
+	    "</form>\n<p><code>mitmctl token</code> prints it: the "
+	    "<code>admin token file</code> of the configuration, or "
+	    "<code>admin.token</code> in the state directory.</p>\n");
 	admin_html_send(req, ADMIN_HTTP_UNAUTHORIZED, "Unauthorized", b);
 	evbuffer_free(b);
 }

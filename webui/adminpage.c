@@ -41,7 +41,8 @@ static const char admin_css[] =
     "h3{font-size:1em;margin:1em 0 .3em}table.hdrs th{width:16em;"
     "font-weight:normal;color:#555}\n"
     "pre.body{max-height:40em;overflow:auto}p.dec,p.part{margin:.3em 0}\n"
-    "section.xchg{border-top:2px solid #ccc;margin-top:1.5em}\n";
+    "section.xchg{border-top:2px solid #ccc;margin-top:1.5em}\n"
+    "form.out{float:right}\n";
 
 static const char admin_js[] =
     "\"use strict\";\n"
@@ -173,7 +174,7 @@ admin_form_one(void *arg, const char *key, const char *val, char *err,
 }
 
 static void
-admin_html_head(struct evbuffer *b, const char *title)
+admin_html_head(struct evbuffer *b, const char *title, int signed_in)
 {
 	evbuffer_add_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
 	    "<meta charset=\"utf-8\"><meta name=\"viewport\" content=\""
@@ -182,6 +183,9 @@ admin_html_head(struct evbuffer *b, const char *title)
 	evbuffer_add_printf(b, " - mitmd admin</title><link rel=\"stylesheet\" "
 	    "href=\"/admin.css\"><script src=\"/admin.js\" defer></script>"
 	    "</head><body>\n");
+	if (signed_in)
+		evbuffer_add_printf(b, "<form class=\"out\" method=\"post\" "
+		    "action=\"/logout\"><button>Sign out</button></form>\n");
 }
 
 static void
@@ -226,7 +230,7 @@ admin_page_login(struct evhttp_request *req, const char *msg)
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	admin_html_head(b, "Sign in");
+	admin_html_head(b, "Sign in", 0);
 	evbuffer_add_printf(b, "<h1>mitmd admin</h1>\n");
 	if (msg != NULL) {
 		evbuffer_add_printf(b, "<p class=\"err\">");
@@ -402,7 +406,7 @@ admin_list_page(struct webui *wu, struct evhttp_request *req,
 		return;
 	}
 	admin_qs(&af, link, sizeof(link));
-	admin_html_head(b, "Flows");
+	admin_html_head(b, "Flows", 1);
 	evbuffer_add_printf(b, "<h1>Flows</h1>\n");
 	admin_list_form(b, &af, link);
 	if (admin_query(&fq, qs, (int64_t)time(NULL), err, sizeof(err)) ==
@@ -470,7 +474,7 @@ admin_detail_page(struct webui *wu, struct evhttp_request *req, int64_t id)
 		return;
 	}
 	snprintf(title, sizeof(title), "Flow %lld", (long long)id);
-	admin_html_head(b, title);
+	admin_html_head(b, title, 1);
 	evbuffer_add_printf(b, "<nav><a href=\"/\">flows</a><a href=\""
 	    "/api/flows/%lld\">JSON</a></nav>\n<h1>Flow %lld</h1>\n",
 	    (long long)id, (long long)id);

@@ -213,5 +213,12 @@ def test_list_without_javascript(env, origin):
             "the flow on the reloaded list")
         assert cells[4] == "GET"
         assert "needs JavaScript" in d.find_element(By.ID, "live").text
+        # signing out ends the session: the list asks for the token again
+        d.find_element(By.CSS_SELECTOR, "form.out button").click()
+        util.wait_until(lambda: d.find_elements(By.NAME, "token"),
+                        PAGE_WAIT, "the login form after signing out")
+        d.get(f"https://127.0.0.1:{port}/")
+        assert d.find_elements(By.NAME, "token")
+        assert not d.find_elements(By.ID, "flows")
     finally:
         b.close()

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pwd.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -285,6 +286,14 @@ setup_listen(const struct addr *a)
 	if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		fatal("IPV6_V6ONLY");
+	/*
+	 * Accepted sockets inherit it: webui's pages and API answer in more
+	 * than one write (head, body; TLS records), and with Nagle the
+	 * second waits for the client's delayed ACK, 40 ms on every
+	 * request of a kept-alive connection. The workers set it again.
+	 */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
+		fatal("TCP_NODELAY");
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1)
 		fatal("bind %s", addr_str(a, 1, buf, sizeof(buf)));
 	if (listen(fd, SETUP_LISTEN_BACKLOG) == -1)

@@ -139,6 +139,9 @@ bench-memory: deps all
 bench-ws: deps all
 	@/usr/bin/python3 tests/bench/ws.py
 
+bench-admin: deps all
+	@/usr/bin/python3 tests/bench/admin.py
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--std=c11 -I. --inline-suppr \
@@ -161,6 +164,6 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps run check bench bench-memory bench-ws lint tidy format install clean unit-bins fuzz-bins
+.PHONY: all deps run check bench bench-memory bench-ws bench-admin lint tidy format install clean unit-bins fuzz-bins
 .DELETE_ON_ERROR:
 .SECONDARY:

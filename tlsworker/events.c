@@ -116,10 +116,17 @@ ev_flush_cb(evutil_socket_t fd, short what, void *arg)
 	ev_flush();
 }
 
-/* The worker exits with exit(): the batch of its last pass goes first,
- * and out of the channel's queue (webui reads to the end of it). */
+/* The worker exits with exit(): the batch of its last pass goes first. */
 static void
 ev_flush_atexit(void)
+{
+	ev_flush();
+}
+
+/* An orderly exit (worker_exit): the batch, then the channel's queue
+ * written out (webui reads to the end of it before it stops). */
+void
+ev_exit_flush(void)
 {
 	ev_flush();
 	ipc_chan_flush(ev_sink);

@@ -82,6 +82,7 @@ void	ev_set_sink(struct ipc_chan *);
 /* Events are sent in batches, at the end of each pass of the event loop
  * (and at exit); this sends what waits now. */
 void	ev_flush(void);
+void	ev_exit_flush(void);
 /* 0: nothing consumes events (conf cg_events): none is encoded, bodies
  * are neither hashed nor captured. On by default. */
 void	ev_set_enabled(int);

@@ -261,6 +261,7 @@ worker_status(struct ipc_chan *c)
 static void
 worker_exit(void)
 {
+	ev_exit_flush();
 	if (tw_env.tw_acceptor != NULL)
 		ipc_chan_flush(tw_env.tw_acceptor);
 	if (tw_env.tw_child != NULL && tw_env.tw_child->ch_master != NULL)

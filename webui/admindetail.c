@@ -211,11 +211,11 @@ admin_decoded(struct evbuffer *b, sqlite3 *db, const char *js)
 {
 	sqlite3_stmt	*q;
 	const char	*framing;
-	int		 rc, rv = 0;
+	int		 rv = 0;
 
 	if ((q = admin_json_stmt(db, admin_dec_sql, js)) == NULL)
 		return (-1);
-	if ((rc = sqlite3_step(q)) != SQLITE_ROW) {
+	if (sqlite3_step(q) != SQLITE_ROW) {
 		sqlite3_finalize(q);
 		return (-1);
 	}

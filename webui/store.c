@@ -141,7 +141,6 @@ enum store_stmt {
 	S_TLS_CLIENT,
 	S_TLS_UPSTREAM,
 	S_TLS_FAIL,
-	S_REQUEST,
 	S_CLOSED,
 	S_BODY,
 	S_BODY_READ,
@@ -163,14 +162,16 @@ static const char *const store_sql[S_MAX] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
-	/* one statement for the row made by the flow's first event, or
-	 * brought up to date by the others, with what a response head
-	 * (?7 status) and a body's last chunk (?8, ?9 its size) add;
-	 * events says which (1: new) */
+	/* a flow's row, made or brought up to date from what its events
+	 * since the last flush added (struct store_pend): the latest
+	 * client, host, port and protocol; the first status; body sizes,
+	 * exchanges and events added up; the method and URL of the first
+	 * exchange. RETURNING events: equal to ?11, a new row */
 	[S_FLOW] = "INSERT INTO flows(flow_id, first_ts, last_ts, client, "
 	    "host, port, protocol, status, req_bytes, resp_bytes, events, "
-	    "host_rev) "
-	    "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10) "
+	    "host_rev, requests, method, url) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "?14, ?15) "
 	    "ON CONFLICT(flow_id) DO UPDATE SET "
 	    "last_ts = max(last_ts, excluded.last_ts), "
 	    "client = coalesce(excluded.client, client), "
@@ -181,7 +182,12 @@ static const char *const store_sql[S_MAX] = {
 	    "status = coalesce(status, excluded.status), "
 	    "req_bytes = req_bytes + excluded.req_bytes, "
 	    "resp_bytes = resp_bytes + excluded.resp_bytes, "
-	    "events = events + 1 RETURNING events",
+	    "method = CASE WHEN requests = 0 AND excluded.requests > 0 "
+	    "THEN excluded.method ELSE method END, "
+	    "url = CASE WHEN requests = 0 AND excluded.requests > 0 "
+	    "THEN excluded.url ELSE url END, "
+	    "requests = requests + excluded.requests, "
+	    "events = events + excluded.events RETURNING events",
 	[S_EVENT] = "INSERT OR IGNORE INTO events(flow_id, seq, ts, type, "
 	    "json) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[S_CONNECT] = "UPDATE flows SET method = coalesce(method, ?2) "
@@ -194,11 +200,6 @@ static const char *const store_sql[S_MAX] = {
 	    "tls_upstream_cipher = ?3 WHERE flow_id = ?1",
 	[S_TLS_FAIL] = "UPDATE flows SET failure_side = ?2, "
 	    "failure_reason = ?3 WHERE flow_id = ?1",
-	/* the first exchange names the flow; CONNECT gives way to it */
-	[S_REQUEST] = "UPDATE flows SET "
-	    "method = CASE WHEN requests = 0 THEN ?2 ELSE method END, "
-	    "url = CASE WHEN requests = 0 THEN ?3 ELSE url END, "
-	    "requests = requests + 1 WHERE flow_id = ?1",
 	[S_CLOSED] = "UPDATE flows SET close_reason = ?2, bytes_in = ?3, "
 	    "bytes_out = ?4 WHERE flow_id = ?1",
 	[S_BODY] = "INSERT OR IGNORE INTO bodies(flow_id, stream, dir, "
@@ -236,8 +237,37 @@ static const char *const store_sql[S_MAX] = {
 	[S_COUNT] = "SELECT count(*) FROM flows",
 };
 
+/*
+ * A flow's row is written once per flush, not once per event: the
+ * common columns of its events since the last flush wait here (the
+ * upsert of the row, with its seven indexes, was half of webui's time
+ * with small requests). A flush writes them all: at each commit, when
+ * the table is full, before anyone reads the database (store_db()), and
+ * for one flow before a statement that updates its row in place.
+ */
+#define STORE_PEND_MAX	128
+
+struct store_pend {
+	int64_t		 sp_flow;
+	int64_t		 sp_port;	/* -1: none yet */
+	int64_t		 sp_status;	/* the first; -1: none yet */
+	int64_t		 sp_req_bytes;
+	int64_t		 sp_resp_bytes;
+	int64_t		 sp_events;
+	int64_t		 sp_requests;
+	char		 sp_first_ts[WEV_TS_MAX];
+	char		 sp_last_ts[WEV_TS_MAX];
+	char		 sp_client[WEV_SHORT_MAX];	/* "": none yet */
+	char		 sp_host[WEV_HOST_MAX];
+	char		 sp_protocol[WEV_SHORT_MAX];
+	char		 sp_method[WEV_SHORT_MAX];	/* of the first request */
+	char		 sp_url[WEV_URL_MAX];
+};
+
 struct store {
 	sqlite3		*st_db;
+	struct store_pend st_pend[STORE_PEND_MAX];
+	size_t		 st_npend;
 	sqlite3_stmt	*st_stmt[S_MAX];
 	struct event	*st_commit_ev;
 	struct event	*st_retain_ev;
@@ -552,38 +582,117 @@ store_begin(struct store *st)
 	return (0);
 }
 
-/* The flow's own row: created by its first event, common columns. */
+/* Write one waiting row; the slot is free after. */
 static void
-store_flow(struct store *st, const struct wev *ev)
+store_pend_write(struct store *st, const struct store_pend *sp)
 {
 	sqlite3_stmt	*q = st->st_stmt[S_FLOW];
 	char		 rev[FLOWQ_HOST_MAX + 2];
 
-	sqlite3_bind_int64(q, 1, ev->we_flow);
-	store_text(q, 2, ev->we_ts);
-	store_text(q, 3, ev->we_client);
-	store_text(q, 4, ev->we_host);
-	store_int(q, 5, ev->we_port);
-	store_text(q, 6, ev->we_protocol);
-	if (ev->we_type == WEV_RESPONSE_HEADERS)
-		store_int(q, 7, ev->we_status);
-	sqlite3_bind_int64(q, 8, 0);
-	sqlite3_bind_int64(q, 9, 0);
-	if ((ev->we_type == WEV_REQUEST_BODY ||
-	    ev->we_type == WEV_RESPONSE_BODY) && ev->we_last == 1 &&
-	    ev->we_body_size >= 0)
-		sqlite3_bind_int64(q, ev->we_type == WEV_REQUEST_BODY ? 8 : 9,
-		    ev->we_body_size);
-	flowq_host_rev(ev->we_host, rev, sizeof(rev));
-	store_text(q, 10, rev);
+	sqlite3_bind_int64(q, 1, sp->sp_flow);
+	store_text(q, 2, sp->sp_first_ts);
+	store_text(q, 3, sp->sp_last_ts);
+	store_text(q, 4, sp->sp_client);
+	store_text(q, 5, sp->sp_host);
+	store_int(q, 6, sp->sp_port);
+	store_text(q, 7, sp->sp_protocol);
+	store_int(q, 8, sp->sp_status);
+	sqlite3_bind_int64(q, 9, sp->sp_req_bytes);
+	sqlite3_bind_int64(q, 10, sp->sp_resp_bytes);
+	sqlite3_bind_int64(q, 11, sp->sp_events);
+	flowq_host_rev(sp->sp_host, rev, sizeof(rev));
+	store_text(q, 12, rev);
+	sqlite3_bind_int64(q, 13, sp->sp_requests);
+	store_text(q, 14, sp->sp_method);
+	store_text(q, 15, sp->sp_url);
 	if (store_run(st, S_FLOW) != SQLITE_ROW)
 		return;
-	if (sqlite3_column_int64(q, 0) == 1)
+	if (sqlite3_column_int64(q, 0) == sp->sp_events)
 		st->st_nflows++;
 	/* the statement's one row is read: run it to its end */
 	if (sqlite3_step(q) != SQLITE_DONE)
 		store_warn(st, store_sql[S_FLOW]);
 	sqlite3_reset(q);
+}
+
+/* Every waiting row to the database (inside the open transaction). */
+static void
+store_pend_flush(struct store *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->st_npend; i++)
+		store_pend_write(st, &st->st_pend[i]);
+	st->st_npend = 0;
+}
+
+/* One flow's waiting row, before a statement that updates its row. */
+static void
+store_pend_flush_one(struct store *st, int64_t flow)
+{
+	size_t i;
+
+	for (i = 0; i < st->st_npend; i++)
+		if (st->st_pend[i].sp_flow == flow) {
+			store_pend_write(st, &st->st_pend[i]);
+			if (i != --st->st_npend)
+				st->st_pend[i] = st->st_pend[st->st_npend];
+			return;
+		}
+}
+
+static void
+store_pend_text(char *dst, size_t sz, const char *v)
+{
+	if (v[0] != '\0')
+		util_strlcpy(dst, v, sz);
+}
+
+/* The flow's own row: what this event adds to it, kept until a flush. */
+static void
+store_flow(struct store *st, const struct wev *ev)
+{
+	struct store_pend	*sp = NULL;
+	size_t			 i;
+
+	for (i = 0; i < st->st_npend && sp == NULL; i++)
+		if (st->st_pend[i].sp_flow == ev->we_flow)
+			sp = &st->st_pend[i];
+	if (sp == NULL) {
+		if (st->st_npend == STORE_PEND_MAX)
+			store_pend_flush(st);
+		sp = &st->st_pend[st->st_npend++];
+		memset(sp, 0, sizeof(*sp));
+		sp->sp_flow = ev->we_flow;
+		sp->sp_port = -1;
+		sp->sp_status = -1;
+		util_strlcpy(sp->sp_first_ts, ev->we_ts,
+		    sizeof(sp->sp_first_ts));
+	}
+	sp->sp_events++;
+	if (strcmp(ev->we_ts, sp->sp_last_ts) > 0)
+		util_strlcpy(sp->sp_last_ts, ev->we_ts, sizeof(sp->sp_last_ts));
+	store_pend_text(sp->sp_client, sizeof(sp->sp_client), ev->we_client);
+	store_pend_text(sp->sp_host, sizeof(sp->sp_host), ev->we_host);
+	store_pend_text(sp->sp_protocol, sizeof(sp->sp_protocol),
+	    ev->we_protocol);
+	if (ev->we_port >= 0)
+		sp->sp_port = ev->we_port;
+	if (ev->we_type == WEV_RESPONSE_HEADERS && sp->sp_status < 0 &&
+	    ev->we_status >= 0)
+		sp->sp_status = ev->we_status;
+	if ((ev->we_type == WEV_REQUEST_BODY ||
+	    ev->we_type == WEV_RESPONSE_BODY) && ev->we_last == 1 &&
+	    ev->we_body_size >= 0)
+		*(ev->we_type == WEV_REQUEST_BODY ? &sp->sp_req_bytes :
+		    &sp->sp_resp_bytes) += ev->we_body_size;
+	/* the first exchange names the flow (the flush keeps the row's
+	 * own when it had one) */
+	if (ev->we_type == WEV_REQUEST_HEADERS && sp->sp_requests++ == 0) {
+		util_strlcpy(sp->sp_method, ev->we_method,
+		    sizeof(sp->sp_method));
+		util_strlcpy(sp->sp_url, ev->we_url, sizeof(sp->sp_url));
+	}
 }
 
 /* Bind ?1 (the flow) and two more values, and run. */
@@ -593,6 +702,7 @@ store_update(struct store *st, enum store_stmt s, const struct wev *ev,
 {
 	sqlite3_stmt *q = st->st_stmt[s];
 
+	store_pend_flush_one(st, ev->we_flow);
 	sqlite3_bind_int64(q, 1, ev->we_flow);
 	if (a != NULL)
 		store_text(q, 2, a);
@@ -606,22 +716,12 @@ store_closed(struct store *st, const struct wev *ev)
 {
 	sqlite3_stmt *q = st->st_stmt[S_CLOSED];
 
+	store_pend_flush_one(st, ev->we_flow);
 	sqlite3_bind_int64(q, 1, ev->we_flow);
 	store_text(q, 2, ev->we_reason);
 	store_int(q, 3, ev->we_bytes_in);
 	store_int(q, 4, ev->we_bytes_out);
 	(void)store_run(st, S_CLOSED);
-}
-
-static void
-store_request(struct store *st, const struct wev *ev)
-{
-	sqlite3_stmt *q = st->st_stmt[S_REQUEST];
-
-	sqlite3_bind_int64(q, 1, ev->we_flow);
-	store_text(q, 2, ev->we_method);
-	store_text(q, 3, ev->we_url);
-	(void)store_run(st, S_REQUEST);
 }
 
 static void
@@ -637,7 +737,7 @@ store_decision(struct store *st, const struct wev *ev)
 }
 
 /* What each type adds to its flow's row, past what store_flow() does
- * (the status, the body sizes). */
+ * (the status, the body sizes, the first exchange). */
 static void
 store_flow_type(struct store *st, const struct wev *ev)
 {
@@ -655,9 +755,6 @@ store_flow_type(struct store *st, const struct wev *ev)
 		break;
 	case WEV_TLS_FAILED:
 		store_update(st, S_TLS_FAIL, ev, ev->we_side, ev->we_failure);
-		break;
-	case WEV_REQUEST_HEADERS:
-		store_request(st, ev);
 		break;
 	case WEV_STREAM_CLOSED:
 		store_closed(st, ev);
@@ -854,6 +951,7 @@ store_commit(struct store *st)
 {
 	if (!st->st_in_txn)
 		return;
+	store_pend_flush(st);
 	st->st_in_txn = 0;
 	evtimer_del(st->st_commit_ev);
 	if (store_run(st, S_COMMIT) != SQLITE_DONE) {
@@ -984,8 +1082,14 @@ store_close(struct store *st)
 	free(st);
 }
 
+/* For a reader in this process: the rows it reads are up to date (it
+ * sees the open transaction). */
 sqlite3 *
 store_db(struct store *st)
 {
-	return (st != NULL ? st->st_db : NULL);
+	if (st == NULL)
+		return (NULL);
+	if (st->st_in_txn)
+		store_pend_flush(st);
+	return (st->st_db);
 }

@@ -265,6 +265,15 @@ wev_string(struct wev_parser *jp, struct wev_out *o)
 		}
 		if (p[jp->jp_i] < 0x20)
 			return wev_fail(jp, "control character in a string");
+		/* a run of plain ASCII goes out in one copy */
+		for (k = jp->jp_i; k < jp->jp_n && p[k] >= 0x20 && p[k] < 0x80 &&
+		    p[k] != '"' && p[k] != '\\'; k++)
+			;
+		if (k > jp->jp_i) {
+			wev_out(o, p + jp->jp_i, k - jp->jp_i);
+			jp->jp_i = k;
+			continue;
+		}
 		if ((k = utf8_seq_len(p + jp->jp_i, jp->jp_n - jp->jp_i)) == 0)
 			return wev_fail(jp, "invalid UTF-8");
 		wev_out(o, p + jp->jp_i, k);

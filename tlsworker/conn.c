@@ -169,7 +169,14 @@ conn_head_begin(struct conn *cn)
 	cn->cn_kept = 0;
 	bufferevent_setcb(cn->cn_bev, conn_head_read, NULL, conn_head_event,
 	    cn);
-	bufferevent_enable(cn->cn_bev, EV_READ | EV_WRITE);
+	/*
+	 * EV_WRITE only when it was off: enabling it again arms EPOLLOUT on
+	 * a bufferevent_openssl even with nothing to write, a wakeup and two
+	 * epoll_ctl(2) for nothing on every kept-alive request. What is
+	 * queued later is written by the bufferevent as it comes.
+	 */
+	bufferevent_enable(cn->cn_bev, EV_READ |
+	    ((bufferevent_get_enabled(cn->cn_bev) & EV_WRITE) ? 0 : EV_WRITE));
 	/* A pipelined request may be waiting in the buffer already. */
 	if (evbuffer_get_length(in) > 0)
 		conn_head_read(cn->cn_bev, cn);

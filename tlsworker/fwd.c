@@ -430,6 +430,29 @@ fwd_each(struct evbuffer *in, size_t n, fwd_bytes_fn *fn, void *arg)
 	}
 }
 
+
+/*
+ * Body bytes to the other side. A little is copied, so it joins what
+ * is queued (the head just written): one TLS record and one write(2)
+ * for a small response, where moving its chain would make two.
+ */
+#define FWD_COPY_MAX	4096
+
+static size_t
+fwd_bytes(struct evbuffer *in, struct evbuffer *out, size_t n)
+{
+	char	 buf[FWD_COPY_MAX];
+	int	 got;
+
+	if (n == 0 || n > sizeof(buf))
+		return ((size_t)evbuffer_remove_buffer(in, out, n));
+	if ((got = evbuffer_copyout(in, buf, n)) <= 0 ||
+	    evbuffer_add(out, buf, (size_t)got) == -1)
+		return (0);
+	(void)evbuffer_drain(in, (size_t)got);
+	return ((size_t)got);
+}
+
 /*
  * Move body bytes from in to out as the framing says, never past the
  * message's end, telling the events (resp: which body). *moved counts
@@ -455,14 +478,14 @@ fwd_move(struct conn *cn, int resp, struct evbuffer *in,
 		if (n > *left)
 			n = (size_t)*left;
 		fwd_each(in, n, fwd_span_cb, &fs);
-		*moved = (size_t)evbuffer_remove_buffer(in, out, n);
+		*moved = fwd_bytes(in, out, n);
 		*left -= *moved;
 		r = *left == 0 ? FWD_DONE : FWD_MORE;
 		break;
 	case HTTP1_BODY_CLOSE:
 		n = evbuffer_get_length(in);
 		fwd_each(in, n, fwd_span_cb, &fs);
-		*moved = (size_t)evbuffer_remove_buffer(in, out, n);
+		*moved = fwd_bytes(in, out, n);
 		return FWD_MORE;
 	default:
 		/* Chunked: the events get the data, not the framing. */
@@ -470,7 +493,7 @@ fwd_move(struct conn *cn, int resp, struct evbuffer *in,
 		    v.iov_len > 0) {
 			r = http1_chunked_feed(ck, v.iov_base, v.iov_len,
 			    &used, fwd_span_cb, &fs);
-			*moved += (size_t)evbuffer_remove_buffer(in, out, used);
+			*moved += fwd_bytes(in, out, used);
 			r = r == HTTP1_DONE ? FWD_DONE : r == HTTP1_ERROR ?
 			    FWD_BAD : FWD_MORE;
 		}

@@ -70,6 +70,8 @@ struct ssl_st;
 /* worker.c: malloc_trim() after this many connections came or went */
 #define TW_TRIM_CONNS	 256
 #define TW_TRIM_SEC	 10
+#define TW_TRIM_THRESHOLD (8 * 1024 * 1024)	/* heap top kept free */
+#define TW_MMAP_THRESHOLD (1024 * 1024)	/* larger: mmap(2) */
 
 struct tlsworker {
 	struct event_base	*tw_base;

@@ -53,16 +53,19 @@ struct wev_parser {
 enum wev_kind { K_STR, K_UINT, K_BOOL };
 struct wev_field {
 	const char	*wf_key;
+	size_t		 wf_len;	/* strlen(wf_key) */
 	size_t		 wf_off;	/* in struct wev */
 	size_t		 wf_size;	/* K_STR: buffer size */
 	int		 wf_kind;
 	int		 wf_null;	/* null is allowed (stays unset) */
 };
 
-#define WF_STR(k, m, n)	{ k, offsetof(struct wev, m), \
+#define WF_STR(k, m, n)	{ k, sizeof(k) - 1, offsetof(struct wev, m), \
 	sizeof(((struct wev *)0)->m), K_STR, n }
-#define WF_UINT(k, m, n) { k, offsetof(struct wev, m), 0, K_UINT, n }
-#define WF_BOOL(k, m)	{ k, offsetof(struct wev, m), 0, K_BOOL, 0 }
+#define WF_UINT(k, m, n) { k, sizeof(k) - 1, offsetof(struct wev, m), 0, \
+	K_UINT, n }
+#define WF_BOOL(k, m)	{ k, sizeof(k) - 1, offsetof(struct wev, m), 0, \
+	K_BOOL, 0 }
 
 static const struct wev_field wev_fields[] = {
 	WF_UINT("v", we_v, 0),
@@ -439,13 +442,17 @@ wev_value(struct wev_parser *jp, int depth)
 	}
 }
 
+/* The length and first byte first: most keys differ there (every
+ * member of every event goes through here). */
 static const struct wev_field *
-wev_field(const char *key)
+wev_field(const char *key, size_t len)
 {
 	size_t i;
 
 	for (i = 0; i < WEV_NFIELDS; i++)
-		if (strcmp(wev_fields[i].wf_key, key) == 0)
+		if (wev_fields[i].wf_len == len &&
+		    wev_fields[i].wf_key[0] == key[0] &&
+		    memcmp(wev_fields[i].wf_key, key, len) == 0)
 			return &wev_fields[i];
 	return NULL;
 }
@@ -525,7 +532,7 @@ wev_member(struct wev_parser *jp, struct wev *ev, size_t start,
 	jp->jp_i++;
 	wev_ws(jp);
 	vstart = jp->jp_i;
-	f = ko.wo_full ? NULL : wev_field(key);
+	f = ko.wo_full ? NULL : wev_field(key, ko.wo_len);
 	if (f != NULL) {
 		if (*seen & (1ULL << (f - wev_fields)))
 			return wev_fail(jp, "member given twice");

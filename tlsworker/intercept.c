@@ -103,6 +103,9 @@ static void	icpt_plain(struct conn *);
 static void	icpt_raw(struct conn *);
 static void	icpt_h2c(struct conn *);
 static void	icpt_up_start(struct icpt *);
+static void	icpt_pooled_leaf(struct icpt *);
+static int	icpt_pool_h2(const struct icpt *);
+static void	icpt_pool_connected(struct conn *, int, int, const char *);
 static void	icpt_up_step(struct icpt *);
 static long	icpt_validity(X509 *);
 static void	icpt_up_done(struct icpt *);
@@ -431,15 +434,59 @@ icpt_hello_ok(struct conn *cn)
 	cn->cn_ev.ef_protocol = "tls";
 	if (ic->ic_noconn)
 		icpt_leaf(ic, NULL);
-	else if (ic->ic_pooled != NULL) {
-		/* No upstream handshake: the pooled connection's certificate
-		 * (verified, if verification is on, when it was made). */
-		log_debug("conn=%llu: %s: pooled upstream",
-		    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target);
-		icpt_leaf(ic, SSL_get0_peer_certificate(
-		    bufferevent_openssl_get_ssl(ic->ic_pooled)));
-	} else
+	else if (icpt_pool_h2(ic))
+		upstream_start(&cn->cn_up, cn, cn->cn_host, cn->cn_port,
+		    icpt_pool_connected);
+	else if (ic->ic_pooled != NULL)
+		icpt_pooled_leaf(ic);
+	else
 		icpt_up_start(ic);
+}
+
+/* No upstream handshake: the pooled connection's certificate (verified,
+ * if verification is on, when it was made). */
+static void
+icpt_pooled_leaf(struct icpt *ic)
+{
+	struct conn *cn = ic->ic_conn;
+
+	log_debug("conn=%llu: %s: pooled upstream",
+	    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target);
+	icpt_leaf(ic, SSL_get0_peer_certificate(
+	    bufferevent_openssl_get_ssl(ic->ic_pooled)));
+}
+
+/*
+ * A client that offers h2, and a pooled connection that speaks HTTP/1.1
+ * (pooled ones all do): a new connection may get h2 from the upstream,
+ * and the client with it. Taking the pooled one would give every h2
+ * client HTTP/1.1 for as long as the pool holds one.
+ */
+static int
+icpt_pool_h2(const struct icpt *ic)
+{
+	return ic->ic_pooled != NULL && tw_env.tw_conf.cg_http2 &&
+	    ic->ic_ch.ch_has_alpn && ic->ic_ch.ch_alpn_h2 &&
+	    !tls_alpn_is_h2(bufferevent_openssl_get_ssl(ic->ic_pooled));
+}
+
+/* The new connection of icpt_pool_h2(): the pooled one goes back to the
+ * pool, or serves when the new one could not be made. */
+static void
+icpt_pool_connected(struct conn *cn, int fd, int err, const char *why)
+{
+	struct icpt *ic = cn->cn_icpt;
+
+	if (err != UP_OK) {
+		log_debug("conn=%llu: %s: %s; the pooled connection serves",
+		    (unsigned long long)cn->cn_meta.cm_id, cn->cn_target, why);
+		icpt_pooled_leaf(ic);
+		return;
+	}
+	pool_put(cn->cn_meta.cm_listener, ic->ic_pooled);
+	ic->ic_pooled = NULL;
+	ic->ic_ufd = fd;
+	icpt_up_start(ic);
 }
 
 static void

@@ -213,3 +213,23 @@ def test_h2_client_same_listener(mitm_h2up, h2only):
                         f"{mitm_h2up.reverse_port}/data/1000"])
     assert rc == 0, err
     assert "200" in out
+
+
+def test_h2_client_after_pooled_http11(mitm, nginx_h2):
+    """HTTP/1.1 clients that close leave their upstream connections in
+    the listener's pool; an h2 client after them still gets h2 (a new
+    upstream connection that speaks it), and an HTTP/1.1 client takes a
+    pooled one as before."""
+    url = f"https://127.0.0.1:{mitm.reverse_port}/f13"
+    for _ in range(4):
+        rc, out, err = run(["curl", "-sk", "--http1.1", "-o", "/dev/null",
+                            "-w", "%{http_version} %{http_code}", url])
+        assert (rc, out) == (0, "1.1 200"), err
+    rc, out, err = run(["curl", "-sk", "--http2", "-o", "/dev/null", "-w",
+                        "%{http_version} %{http_code}", url])
+    assert (rc, out) == (0, "2 200"), err
+    rc, out, err = run(["nghttp", "-nv", url])
+    assert rc == 0 and "The negotiated protocol: h2" in out, err + out
+    rc, out, err = run(["curl", "-sk", "--http1.1", "-o", "/dev/null",
+                        "-w", "%{http_version} %{http_code}", url])
+    assert (rc, out) == (0, "1.1 200"), err

@@ -66,9 +66,12 @@ static const char admin_js[] =
     "  if (!tb || !st || !window.WebSocket ||\n"
     "      !tb.hasAttribute(\"data-after\"))\n"
     "    return;\n"
+    "  var filters = tb.getAttribute(\"data-filters\"), newest = 0;\n"
+    "  var timer = null, busy = false, again = false;\n"
     "  after = tb.getAttribute(\"data-after\");\n"
     "  Array.prototype.forEach.call(tb.rows, function (r) {\n"
     "    rows[r.getAttribute(\"data-flow\")] = r;\n"
+    "    newest = Math.max(newest, Number(r.getAttribute(\"data-flow\")));\n"
     "  });\n"
     "  function set(r, i, v) {\n"
     "    if (v !== undefined && v !== null)\n"
@@ -98,6 +101,43 @@ static const char admin_js[] =
     "      tb.removeChild(o);\n"
     "    }\n"
     "    return r;\n"
+    "  }\n"
+    "  /* A row from /api/flows (a filtered page). */\n"
+    "  function add(fl) {\n"
+    "    var r;\n"
+    "    newest = Math.max(newest, fl.flow_id);\n"
+    "    if (rows[String(fl.flow_id)]) return;\n"
+    "    r = row({ flow_id: fl.flow_id, ts: fl.first_ts });\n"
+    "    set(r, 2, fl.client);\n"
+    "    set(r, 3, fl.protocol);\n"
+    "    set(r, 4, fl.method);\n"
+    "    set(r, 5, fl.status);\n"
+    "    if (fl.host !== null) set(r, 6, fl.host + \":\" + fl.port);\n"
+    "    set(r, 7, fl.url);\n"
+    "    if (fl.url !== null) r.setAttribute(\"data-req\", \"1\");\n"
+    "    if (fl.status !== null) r.setAttribute(\"data-status\", \"1\");\n"
+    "  }\n"
+    "  /* Filtered: which new flows match is the server's to say, with the\n"
+    "   * same filters as the page; asked at most every 300 ms. */\n"
+    "  function refresh() {\n"
+    "    if (busy) { again = true; return; }\n"
+    "    busy = true;\n"
+    "    fetch(\"/api/flows?\" + filters + \"after=\" + newest,\n"
+    "      { credentials: \"same-origin\" })\n"
+    "      .then(function (r) { return r.ok ? r.json() : null; })\n"
+    "      .then(function (j) {\n"
+    "        if (j && j.flows) j.flows.forEach(add);\n"
+    "        if (j && j.next_after) again = true;\n"
+    "      })\n"
+    "      .catch(function () { /* the next event asks again */ })\n"
+    "      .then(function () {\n"
+    "        busy = false;\n"
+    "        if (again) { again = false; later(); }\n"
+    "      });\n"
+    "  }\n"
+    "  function later() {\n"
+    "    if (timer === null)\n"
+    "      timer = setTimeout(function () { timer = null; refresh(); }, 300);\n"
     "  }\n"
     "  /* As the store keeps a flow's row: the first exchange names it. */\n"
     "  function apply(e) {\n"
@@ -136,7 +176,9 @@ static const char admin_js[] =
     "        st.textContent = \"off (no flow store)\";\n"
     "      } else if (f.event) {\n"
     "        if (f.id !== null && f.id !== undefined) after = f.id;\n"
-    "        if (f.event.flow_id !== undefined) apply(f.event);\n"
+    "        if (f.event.flow_id === undefined) return;\n"
+    "        if (!filters || rows[String(f.event.flow_id)]) apply(f.event);\n"
+    "        else later();\n"
     "      }\n"
     "    };\n"
     "    ws.onclose = function () {\n"
@@ -318,7 +360,8 @@ admin_list_row(struct evbuffer *b, sqlite3_stmt *q)
 /* The rows; the first and last ids for the page links. -1: SQL error. */
 static int
 admin_list_rows(struct evbuffer *b, sqlite3 *db, struct flowq *fq,
-    int64_t live, int64_t *first, int64_t *last, uint32_t *n)
+    int64_t live, const char *filters, int64_t *first, int64_t *last,
+    uint32_t *n)
 {
 	char		 sql[FLOWQ_SQL_MAX];
 	sqlite3_stmt	*q;
@@ -337,6 +380,12 @@ admin_list_rows(struct evbuffer *b, sqlite3 *db, struct flowq *fq,
 	    "<th>host</th><th>URL</th></tr></thead><tbody id=\"flows\"");
 	if (live >= 0)
 		evbuffer_add_printf(b, " data-after=\"%lld\"", (long long)live);
+	/* filtered: the script asks /api/flows which new flows match */
+	if (live >= 0 && filters[0] != '\0') {
+		evbuffer_add_printf(b, " data-filters=\"");
+		webui_html_text(b, filters);
+		evbuffer_add_printf(b, "\"");
+	}
 	evbuffer_add_printf(b, ">\n");
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (*n == 0)
@@ -350,26 +399,34 @@ admin_list_rows(struct evbuffer *b, sqlite3 *db, struct flowq *fq,
 	return (rc == SQLITE_DONE ? 0 : -1);
 }
 
-/*
- * The newest page without filters follows the live feed (admin.js): the
- * last event id the page saw is where the feed starts, so each flow that
- * happens after the page was made comes in, and each event of a flow on
- * the page updates its row. -1: no live feed on this page.
- */
-static int64_t
-admin_live_after(sqlite3 *db, const struct flowq *fq,
-    const struct admin_form *af)
+static int
+admin_form_filtered(const struct admin_form *af)
 {
-	sqlite3_stmt	*q;
-	int64_t		 id = -1;
-	size_t		 i;
+	size_t i;
 
-	if (fq->fq_page != FLOWQ_FIRST)
-		return (-1);
 	for (i = 0; i < nitems(admin_fkeys); i++)
 		if (strcmp(admin_fkeys[i], "limit") != 0 &&
 		    af->af_val[i][0] != '\0')
-			return (-1);
+			return (1);
+	return (0);
+}
+
+/*
+ * The newest page follows the live feed (admin.js): the last event id
+ * the page saw is where the feed starts, so each flow that happens after
+ * the page was made comes in, and each event of a flow on the page
+ * updates its row. With filters, the script asks /api/flows with them
+ * which new flows match (data-filters), so the filters mean here what
+ * they mean everywhere. -1: no live feed on this page.
+ */
+static int64_t
+admin_live_after(sqlite3 *db, const struct flowq *fq)
+{
+	sqlite3_stmt	*q;
+	int64_t		 id = -1;
+
+	if (fq->fq_page != FLOWQ_FIRST)
+		return (-1);
 	if (sqlite3_prepare_v2(db, "SELECT coalesce(max(rowid), 0) FROM "
 	    "events", -1, &q, NULL) != SQLITE_OK)
 		return (-1);
@@ -418,8 +475,10 @@ admin_list_page(struct webui *wu, struct evhttp_request *req,
 		evbuffer_free(b);
 		return;
 	}
-	live = admin_live_after(db, &fq, &af);
-	rv = admin_list_rows(b, db, &fq, live, &first, &last, &n);
+	live = admin_live_after(db, &fq);
+	if (link[0] == '\0' && admin_form_filtered(&af))
+		live = -1;	/* filters too long to give the script */
+	rv = admin_list_rows(b, db, &fq, live, link, &first, &last, &n);
 	/* AFTER pages come oldest first. */
 	older = fq.fq_page == FLOWQ_AFTER ? first : last;
 	newer = fq.fq_page == FLOWQ_AFTER ? last : first;

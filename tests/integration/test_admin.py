@@ -370,8 +370,16 @@ def test_list_page_without_js(env):
     page = body.decode()
     assert len(re.findall(r'<tr data-flow="\d+"[^>]*><td><a href="/flows/',
                           page)) == 3
-    # filtered: the page does not follow the live feed
-    assert "data-after" not in page and 'id="live"' not in page
+    # filtered: the page follows the feed, and its script asks the API
+    # with the page's own filters
+    assert re.search(r'<tbody id="flows" data-after="\d+" '
+                     rf'data-filters="text={RUN}&amp;limit=3&amp;">', page)
+    assert 'id="live"' in page
+    # an older page does not follow the feed
+    st, _, older = a.get("/?" + re.search(
+        r'href="/\?([^"]*before=\d+)">older', page).group(1).replace(
+            "&amp;", "&"), tok)
+    assert st == 200 and b"data-after" not in older
     assert f'value="{RUN}"' in page
     assert f'href="/flows.har?text={RUN}&limit=3&"' in page
     m = re.search(r'href="/\?([^"]*before=\d+)">older', page)

@@ -165,6 +165,36 @@ def test_live_list_and_decoded_detail(env, origin):
         b.close()
 
 
+def test_live_filtered_list(env, origin):
+    """A filtered list follows the feed too: a new flow that matches its
+    filters comes in, one that does not stays out."""
+    m, port = env
+    b = _browser(m, port)
+    try:
+        d = b.driver
+        _sign_in(d, m, port)
+        d.get(f"https://127.0.0.1:{port}/?host=localhost")
+        util.wait_until(lambda: _live(d), FEED_WAIT, "the feed to be live")
+        admin = d.current_window_handle
+        d.execute_script("window.mitmdMark = 1;")
+        other = f"https://127.0.0.1:{origin.port}/index.html?filtered"
+        match = f"https://localhost:{origin.port}/index.html?filtered"
+        # the one that does not match first: its events come before
+        assert curl(m, other, cacert=tls.mitmd_ca(m)) == 200
+        assert curl(m, match, cacert=tls.mitmd_ca(m)) == 200
+        flow, cells = util.wait_until(lambda: _row(d, match), FEED_WAIT,
+                                      "the matching flow in the list")
+        assert cells[4] == "GET" and cells[5] == "200"
+        assert cells[6] == f"localhost:{origin.port}"
+        assert _row(d, other) is None
+        assert all(c.text.startswith("localhost:") for c in
+                   d.find_elements(By.CSS_SELECTOR, "#flows td:nth-child(7)"))
+        assert d.execute_script("return window.mitmdMark;") == 1
+        assert d.current_window_handle == admin
+    finally:
+        b.close()
+
+
 def test_live_list_resumes_after_webui_restart(env, origin):
     """webui killed: master starts another, the page's script reconnects
     with the last event id it had, and the flows made meanwhile come in

@@ -583,7 +583,6 @@ proc_shutdown_step(int last)
 
 		if (proc_last(p->p_role) != last)
 			continue;
-		evtimer_del(p->p_respawn);
 		if (proc_alive(p) && p->p_state != PROC_DRAINING) {
 			p->p_state = PROC_DRAINING;
 			ipc_send_shutdown(p->p_chan, 0);

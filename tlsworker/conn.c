@@ -169,14 +169,7 @@ conn_head_begin(struct conn *cn)
 	cn->cn_kept = 0;
 	bufferevent_setcb(cn->cn_bev, conn_head_read, NULL, conn_head_event,
 	    cn);
-	/*
-	 * EV_WRITE only when it was off: enabling it again arms EPOLLOUT on
-	 * a bufferevent_openssl even with nothing to write, a wakeup and two
-	 * epoll_ctl(2) for nothing on every kept-alive request. What is
-	 * queued later is written by the bufferevent as it comes.
-	 */
-	bufferevent_enable(cn->cn_bev, EV_READ |
-	    ((bufferevent_get_enabled(cn->cn_bev) & EV_WRITE) ? 0 : EV_WRITE));
+	conn_enable_rw(cn->cn_bev);
 	/* A pipelined request may be waiting in the buffer already. */
 	if (evbuffer_get_length(in) > 0)
 		conn_head_read(cn->cn_bev, cn);
@@ -336,6 +329,24 @@ conn_announce(struct conn *cn, int event, int audit)
 		    conf_action_str(cn->cn_pd.pd_action),
 		    policy_rule_str(&cn->cn_pd, rule, sizeof(rule)),
 		    cn->cn_pd.pd_line);
+}
+
+/*
+ * bufferevent_enable(bev, EV_READ | EV_WRITE), but EV_WRITE only when it
+ * is off or bytes wait: enabling it again arms EPOLLOUT (socket and
+ * OpenSSL bufferevents alike) with nothing to write, a wakeup and two
+ * epoll_ctl(2) for nothing, on every new connection and on every
+ * kept-alive request. What is queued later is written as it comes.
+ */
+int
+conn_enable_rw(struct bufferevent *bev)
+{
+	short ev = EV_READ;
+
+	if (!(bufferevent_get_enabled(bev) & EV_WRITE) ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		ev |= EV_WRITE;
+	return (bufferevent_enable(bev, ev));
 }
 
 void

@@ -256,7 +256,7 @@ fwd_fixed(struct conn *cn, struct bufferevent *ubev)
 	bufferevent_setwatermark(ubev, EV_WRITE, TW_LOW_WM, 0);
 	bufferevent_setcb(ubev, fwd_up_read, fwd_up_write, fwd_up_event, fw);
 	/* Reading while idle shows an upstream that closes. */
-	bufferevent_enable(ubev, EV_READ | EV_WRITE);
+	conn_enable_rw(ubev);
 	return 0;
 }
 
@@ -357,7 +357,7 @@ fwd_connected(struct conn *cn, int fd, int err, const char *why)
 	bufferevent_setwatermark(fw->fw_ubev, EV_WRITE, TW_LOW_WM, 0);
 	bufferevent_setcb(fw->fw_ubev, fwd_up_read, fwd_up_write,
 	    fwd_up_event, fw);
-	bufferevent_enable(fw->fw_ubev, EV_READ | EV_WRITE);
+	conn_enable_rw(fw->fw_ubev);
 	fw->fw_reused = 0;
 	fwd_send(fw);
 }
@@ -432,22 +432,26 @@ fwd_each(struct evbuffer *in, size_t n, fwd_bytes_fn *fn, void *arg)
 
 
 /*
- * Body bytes to the other side. A little is copied, so it joins what
- * is queued (the head just written): one TLS record and one write(2)
- * for a small response, where moving its chain would make two.
+ * Body bytes to the other side. A little, behind bytes already queued
+ * (the head just written), is copied in after them, so that a small
+ * response is one TLS record and one write(2), where moving its chain
+ * would make two; anything else moves by chain, as it comes.
  */
 #define FWD_COPY_MAX	4096
 
 static size_t
 fwd_bytes(struct evbuffer *in, struct evbuffer *out, size_t n)
 {
-	char	 buf[FWD_COPY_MAX];
-	int	 got;
+	struct evbuffer_iovec	 v;
+	ev_ssize_t		 got;
 
-	if (n == 0 || n > sizeof(buf))
+	if (n == 0 || n > FWD_COPY_MAX || evbuffer_get_length(out) == 0 ||
+	    evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) != 1)
 		return ((size_t)evbuffer_remove_buffer(in, out, n));
-	if ((got = evbuffer_copyout(in, buf, n)) <= 0 ||
-	    evbuffer_add(out, buf, (size_t)got) == -1)
+	if ((got = evbuffer_copyout(in, v.iov_base, n)) <= 0)
+		return (0);
+	v.iov_len = (size_t)got;
+	if (evbuffer_commit_space(out, &v, 1) == -1)
 		return (0);
 	(void)evbuffer_drain(in, (size_t)got);
 	return ((size_t)got);
@@ -968,8 +972,8 @@ fwd_upgrade(struct fwd *fw)
 	    fwd_ws_event, fw);
 	bufferevent_setcb(fw->fw_ubev, fwd_ws_read, fwd_ws_write,
 	    fwd_ws_event, fw);
-	bufferevent_enable(cn->cn_bev, EV_READ | EV_WRITE);
-	bufferevent_enable(fw->fw_ubev, EV_READ | EV_WRITE);
+	conn_enable_rw(cn->cn_bev);
+	conn_enable_rw(fw->fw_ubev);
 	return 0;
 }
 

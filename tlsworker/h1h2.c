@@ -628,7 +628,7 @@ h1h2_start(struct conn *cn, struct bufferevent *ubev)
 	    x);
 	bufferevent_setwatermark(ubev, EV_WRITE, TW_LOW_WM, 0);
 	bufferevent_setwatermark(ubev, EV_READ, 0, 0);
-	if (bufferevent_enable(ubev, EV_READ | EV_WRITE) == -1) {
+	if (conn_enable_rw(ubev) == -1) {
 		conn_close(cn);
 		return -1;
 	}

@@ -1393,8 +1393,8 @@ h2_start(struct conn *cn, struct bufferevent *ubev, int up_h2)
 		bufferevent_setwatermark(ubev, EV_WRITE, TW_LOW_WM, 0);
 		bufferevent_setwatermark(ubev, EV_READ, 0, 0);
 	}
-	if (bufferevent_enable(cn->cn_bev, EV_READ | EV_WRITE) == -1 ||
-	    (ubev != NULL && bufferevent_enable(ubev, EV_READ | EV_WRITE) ==
+	if (conn_enable_rw(cn->cn_bev) == -1 ||
+	    (ubev != NULL && conn_enable_rw(ubev) ==
 	    -1)) {
 		conn_close(cn);
 		return -1;

@@ -222,7 +222,7 @@ icpt_hello_begin(struct conn *cn)
 	bufferevent_setwatermark(cn->cn_bev, EV_WRITE, 0, 0);
 	bufferevent_setcb(cn->cn_bev, icpt_hello_read, NULL, icpt_hello_event,
 	    cn);
-	bufferevent_enable(cn->cn_bev, EV_READ | EV_WRITE);
+	conn_enable_rw(cn->cn_bev);
 	if (evbuffer_get_length(bufferevent_get_input(cn->cn_bev)) > 0)
 		icpt_hello_read(cn->cn_bev, cn);
 }

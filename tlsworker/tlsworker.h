@@ -251,6 +251,7 @@ int	 conn_nodelay(int fd);
 /* On shutdown: close connections idle between requests. */
 void	 conn_drain_idle(void);
 void	 conn_close_all(void);
+int	 conn_enable_rw(struct bufferevent *);
 
 /* A close reason for the stream_closed event, kept if one is set. */
 void	 conn_why(struct conn *, const char *);

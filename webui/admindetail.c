@@ -353,56 +353,62 @@ admin_ws_payload(struct evbuffer *b, const char *b64)
 	evbuffer_add_printf(b, "</pre></td>");
 }
 
-static int
-admin_ws(struct evbuffer *b, sqlite3 *db, int64_t id)
+/* A WebSocket message's cells (admin_list). */
+static void
+admin_ws_row(struct evbuffer *b, sqlite3_stmt *q, size_t ncols)
 {
-	static const char *const cols[] = { "seq", "time", "stream", "from",
-	    "opcode", "bytes", "payload (first bytes)" };
-	sqlite3_stmt	*q;
-	int		 rc, n = 0;
-
-	if (sqlite3_prepare_v2(db, admin_ws_sql, -1, &q, NULL) != SQLITE_OK)
-		return (-1);
-	sqlite3_bind_int64(q, 1, id);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW && n < ADMIN_ROWS_MAX) {
-		if (n++ == 0) {
-			evbuffer_add_printf(b, "<h2>WebSocket messages</h2>\n");
-			admin_th(b, cols, nitems(cols));
-		}
-		evbuffer_add_printf(b, "<tr class=\"ws\">");
-		admin_cell(b, q, WS_SEQ);
-		admin_cell(b, q, WS_TS);
-		admin_cell(b, q, WS_STREAM);
-		admin_cell(b, q, WS_FROM);
-		evbuffer_add_printf(b, "<td>");
-		webui_html_text(b, admin_col(q, WS_OPCODE));
-		if (sqlite3_column_type(q, WS_CLOSE_CODE) != SQLITE_NULL) {
-			evbuffer_add_printf(b, " %s ",
-			    admin_col(q, WS_CLOSE_CODE));
-			webui_html_text(b, admin_col(q, WS_CLOSE_REASON));
-		}
-		evbuffer_add_printf(b, "</td><td>%s%s</td>",
-		    admin_col(q, WS_LEN), sqlite3_column_int(q,
-		    WS_COMPRESSED) ? ", compressed" : "");
-		/* a close frame's payload is its code and reason, above */
-		admin_ws_payload(b, sqlite3_column_type(q, WS_CLOSE_CODE) ==
-		    SQLITE_NULL ? admin_col(q, WS_HEAD) : "");
-		evbuffer_add_printf(b, "</tr>\n");
+	(void)ncols;
+	admin_cell(b, q, WS_SEQ);
+	admin_cell(b, q, WS_TS);
+	admin_cell(b, q, WS_STREAM);
+	admin_cell(b, q, WS_FROM);
+	evbuffer_add_printf(b, "<td>");
+	webui_html_text(b, admin_col(q, WS_OPCODE));
+	if (sqlite3_column_type(q, WS_CLOSE_CODE) != SQLITE_NULL) {
+		evbuffer_add_printf(b, " %s ", admin_col(q, WS_CLOSE_CODE));
+		webui_html_text(b, admin_col(q, WS_CLOSE_REASON));
 	}
-	sqlite3_finalize(q);
-	if (n > 0)
-		evbuffer_add_printf(b, "</tbody></table>\n");
-	return (rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1);
+	evbuffer_add_printf(b, "</td><td>%s%s</td>", admin_col(q, WS_LEN),
+	    sqlite3_column_int(q, WS_COMPRESSED) ? ", compressed" : "");
+	/* a close frame's payload is its code and reason, above */
+	admin_ws_payload(b, sqlite3_column_type(q, WS_CLOSE_CODE) ==
+	    SQLITE_NULL ? admin_col(q, WS_HEAD) : "");
 }
 
-/* A list of events of one type, one cell a column; the last in a <pre>. */
+typedef void admin_row_fn(struct evbuffer *, sqlite3_stmt *, size_t);
+
+/* A row's columns, one cell each. */
+static void
+admin_cells(struct evbuffer *b, sqlite3_stmt *q, size_t ncols)
+{
+	size_t i;
+
+	for (i = 0; i < ncols; i++)
+		admin_cell(b, q, (int)i);
+}
+
+/* The same, the last one (a text of several lines) in a <pre>. */
+static void
+admin_cells_pre(struct evbuffer *b, sqlite3_stmt *q, size_t ncols)
+{
+	int last = (int)ncols - 1;
+
+	admin_cells(b, q, ncols - 1);
+	evbuffer_add_printf(b, "<td><pre>");
+	webui_html_textn(b, admin_col(q, last),
+	    (size_t)sqlite3_column_bytes(q, last), 1);
+	evbuffer_add_printf(b, "</pre></td>");
+}
+
+/* A list of the flow's events of one type, a row each (row makes its
+ * cells), under a title; nothing when there is none. */
 static int
 admin_list(struct evbuffer *b, sqlite3 *db, int64_t id, const char *sql,
     const char *title, const char *cls, const char *const *cols,
-    size_t ncols, int pre_last)
+    size_t ncols, admin_row_fn *row)
 {
 	sqlite3_stmt	*q;
-	int		 i, rc, n = 0;
+	int		 rc, n = 0;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
 		return (-1);
@@ -413,15 +419,7 @@ admin_list(struct evbuffer *b, sqlite3 *db, int64_t id, const char *sql,
 			admin_th(b, cols, ncols);
 		}
 		evbuffer_add_printf(b, "<tr class=\"%s\">", cls);
-		for (i = 0; i < (int)ncols; i++) {
-			if (pre_last && i == (int)ncols - 1) {
-				evbuffer_add_printf(b, "<td><pre>");
-				webui_html_textn(b, admin_col(q, i),
-				    (size_t)sqlite3_column_bytes(q, i), 1);
-				evbuffer_add_printf(b, "</pre></td>");
-			} else
-				admin_cell(b, q, i);
-		}
+		row(b, q, ncols);
 		evbuffer_add_printf(b, "</tr>\n");
 	}
 	sqlite3_finalize(q);
@@ -464,13 +462,15 @@ admin_timeline(struct evbuffer *b, sqlite3 *db, int64_t id)
 	static const char *const cols[] = { "seq", "time", "type", "detail" };
 
 	return (admin_list(b, db, id, flowr_timeline_sql, "Events", "ev",
-	    cols, nitems(cols), 0));
+	    cols, nitems(cols), admin_cells));
 }
 
 /* The detail page: -1 on an SQLite error (the page is then not sent). */
 int
 admin_detail(struct evbuffer *b, sqlite3 *db, int64_t id)
 {
+	static const char *const ws_cols[] = { "seq", "time", "stream",
+	    "from", "opcode", "bytes", "payload (first bytes)" };
 	static const char *const sse_cols[] = { "seq", "time", "stream",
 	    "event", "id", "bytes", "data" };
 	static const char *const grpc_cols[] = { "seq", "time", "stream",
@@ -479,11 +479,12 @@ admin_detail(struct evbuffer *b, sqlite3 *db, int64_t id)
 	if (admin_row_table(b, db, flowr_flow_sql, id, "Flow") == -1 ||
 	    admin_row_table(b, db, flowr_tls_sql, id, "TLS") == -1 ||
 	    admin_exchanges(b, db, id) == -1 ||
-	    admin_ws(b, db, id) == -1 ||
+	    admin_list(b, db, id, admin_ws_sql, "WebSocket messages", "ws",
+	    ws_cols, nitems(ws_cols), admin_ws_row) == -1 ||
 	    admin_list(b, db, id, admin_sse_sql, "Server-sent events", "sse",
-	    sse_cols, nitems(sse_cols), 1) == -1 ||
+	    sse_cols, nitems(sse_cols), admin_cells_pre) == -1 ||
 	    admin_list(b, db, id, admin_grpc_sql, "gRPC messages", "grpc",
-	    grpc_cols, nitems(grpc_cols), 0) == -1 ||
+	    grpc_cols, nitems(grpc_cols), admin_cells) == -1 ||
 	    admin_timeline(b, db, id) == -1)
 		return (-1);
 	return (0);

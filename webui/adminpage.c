@@ -331,7 +331,10 @@ admin_list_form(struct evbuffer *b, const struct admin_form *af,
 static void
 admin_list_row(struct evbuffer *b, sqlite3_stmt *q)
 {
-	long long id = (long long)sqlite3_column_int64(q, FQC_ID);
+	static const int cells[] = { FQC_CLIENT, FQC_PROTOCOL, FQC_METHOD,
+	    FQC_STATUS };
+	long long	 id = (long long)sqlite3_column_int64(q, FQC_ID);
+	size_t		 i;
 
 	evbuffer_add_printf(b, "<tr data-flow=\"%lld\"%s%s><td><a href=\""
 	    "/flows/%lld\">%lld</a></td><td><time datetime=\"", id,
@@ -341,15 +344,13 @@ admin_list_row(struct evbuffer *b, sqlite3_stmt *q)
 	webui_html_text(b, admin_col(q, FQC_FIRST_TS));
 	evbuffer_add_printf(b, "\">");
 	webui_html_text(b, admin_col(q, FQC_FIRST_TS));
-	evbuffer_add_printf(b, "</time></td><td>");
-	webui_html_text(b, admin_col(q, FQC_CLIENT));
-	evbuffer_add_printf(b, "</td><td>");
-	webui_html_text(b, admin_col(q, FQC_PROTOCOL));
-	evbuffer_add_printf(b, "</td><td>");
-	webui_html_text(b, admin_col(q, FQC_METHOD));
-	evbuffer_add_printf(b, "</td><td>");
-	webui_html_text(b, admin_col(q, FQC_STATUS));
-	evbuffer_add_printf(b, "</td><td>");
+	evbuffer_add_printf(b, "</time></td>");
+	for (i = 0; i < nitems(cells); i++) {
+		evbuffer_add_printf(b, "<td>");
+		webui_html_text(b, admin_col(q, cells[i]));
+		evbuffer_add_printf(b, "</td>");
+	}
+	evbuffer_add_printf(b, "<td>");
 	webui_html_text(b, admin_col(q, FQC_HOST));
 	evbuffer_add_printf(b, ":%s</td><td class=\"url\">",
 	    admin_col(q, FQC_PORT));

@@ -46,12 +46,8 @@ def origin(test_ca):
     cert, key = test_ca.issue("admin-browser", dns=["localhost"],
                               ips=["127.0.0.1"])
     o = origins.NginxOrigin(d, cert, key, extra=NGINX_EXTRA)
-    for name, data in (("index.html", PAGE),
-                       ("data.json", json.dumps(DATA))):
-        path = os.path.join(o.www, name)
-        with open(path, "w") as f:
-            f.write(data)
-        os.chmod(path, 0o644)
+    o.put("index.html", PAGE)
+    o.put("data.json", json.dumps(DATA))
     yield o
     o.close()
     shutil.rmtree(d, ignore_errors=True)

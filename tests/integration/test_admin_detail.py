@@ -9,7 +9,6 @@ and the event timeline; every value from the flow is escaped.
 import asyncio
 import html
 import json
-import os
 import re
 import shutil
 import ssl
@@ -41,12 +40,8 @@ def certs(test_ca):
 def origin(certs):
     d = mitmd_mod.tempdir("ngx")
     o = origins.NginxOrigin(d, *certs, extra=NGINX_EXTRA)
-    for name, data in (("data.json", json.dumps(DATA).encode()),
-                       ("events.sse", SSE)):
-        path = os.path.join(o.www, name)
-        with open(path, "wb") as f:
-            f.write(data)
-        os.chmod(path, 0o644)
+    o.put("data.json", json.dumps(DATA))
+    o.put("events.sse", SSE)
     yield o
     o.close()
     shutil.rmtree(d, ignore_errors=True)

@@ -278,6 +278,13 @@ class NginxOrigin:
         except OSError:
             return False
 
+    def put(self, name, data):
+        """Write www/name with data (str or bytes), world-readable."""
+        path = os.path.join(self.www, name)
+        with open(path, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(path, 0o644)
+
     def add_file(self, name, data_len, chunk=8 << 20):
         """Write www/name of data_len deterministic bytes; return its
         sha256."""
